@@ -1,0 +1,82 @@
+"""Run the reference server in-process on a loopback port, for the suite's default target and tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+
+import uvicorn
+
+from reference_server import DEFAULT_WRITE_TOKEN, create_app
+
+__all__ = ["EmbeddedServer", "free_port"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedServer:
+    """The reference server under uvicorn in a daemon thread; use it as a context manager.
+
+    `base_url` ends in `/v2`, like the real API's; `token` has `crm:read` and `crm:write`.
+    """
+
+    def __init__(
+        self,
+        db_path: str = ":memory:",
+        tokens: Mapping[str, Iterable[str]] | None = None,
+        fault: str | None = None,
+        rate_limit: float | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.tokens = dict(tokens) if tokens is not None else {DEFAULT_WRITE_TOKEN: ("crm:read", "crm:write")}
+        self.token = next(
+            (tok for tok, scopes in self.tokens.items() if "crm:write" in scopes), DEFAULT_WRITE_TOKEN
+        )
+        app = create_app(db_path=db_path, tokens=self.tokens, fault=fault, rate_limit=rate_limit)
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="crm-reference-server", daemon=True)
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v2"
+
+    def start(self, timeout: float = 15.0) -> EmbeddedServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the reference server could not start on {self.host}:{self.port}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the reference server did not start within {timeout:.0f} s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

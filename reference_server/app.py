@@ -1,0 +1,231 @@
+"""The reference server: a Starlette app factory serving sections 1–6 of the contract under `/v2`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import objects, records
+from .access import RateLimiter, Tokens
+from .errors import ApiError, error_response
+from .faults import Fault, get_fault
+from .wire import json_object, query_int, success
+from .store import ObjectDef, RecordRow, Store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("reference_server")
+Handler = Callable[[Request, "Crm"], Awaitable[Response]]
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+@dataclass
+class Crm:
+    """What every handler needs: the store and the active fault, if any."""
+
+    store: Store
+    fault: Fault | None = None
+
+    def object(self, slug: str) -> ObjectDef:
+        obj = self.store.get_object(slug)
+        if obj is None:
+            raise ApiError(404, f"No object with the slug '{slug}'.")
+        return obj
+
+    def custom_object(self, slug: str) -> ObjectDef:
+        """An object whose records this server serves: people and companies are out of scope."""
+        obj = self.object(slug)
+        if obj.is_standard:
+            raise ApiError(404, f"Records of the standard object '{slug}' are not served here.")
+        return obj
+
+    def record(self, obj: ObjectDef, record_id: str) -> RecordRow:
+        record = self.store.get_record(obj.slug, record_id)
+        if record is None:
+            raise ApiError(404, f"No record with the id '{record_id}' in '{obj.slug}'.")
+        return record
+
+
+# Objects and attributes ---------------------------------------------------------------------------
+
+async def list_objects(request: Request, crm: Crm) -> Response:
+    with crm.store.transaction():
+        return success(200, objects=[objects.object_json(obj) for obj in crm.store.list_objects()])
+
+
+async def create_object(request: Request, crm: Crm) -> Response:
+    body = json_object(await request.body())
+    with crm.store.transaction() as store:
+        return success(201, object=objects.object_json(objects.create_object(store, body)))
+
+
+async def get_object(request: Request, crm: Crm) -> Response:
+    with crm.store.transaction():
+        return success(200, object=objects.object_json(crm.object(request.path_params["slug"])))
+
+
+async def update_object(request: Request, crm: Crm) -> Response:
+    raw = await request.body()
+    with crm.store.transaction() as store:
+        obj = crm.object(request.path_params["slug"])
+        body = json_object(raw)
+        return success(200, object=objects.object_json(objects.update_object(store, obj, body)))
+
+
+async def delete_object(request: Request, crm: Crm) -> Response:
+    with crm.store.transaction() as store:
+        obj = crm.object(request.path_params["slug"])
+        if obj.is_standard:
+            raise ApiError(403, f"The standard object '{obj.slug}' cannot be deleted.")
+        store.delete_object(obj.slug)
+        return success(200, message="Object deleted.")
+
+
+async def create_attribute(request: Request, crm: Crm) -> Response:
+    raw = await request.body()
+    with crm.store.transaction() as store:
+        obj = crm.object(request.path_params["slug"])
+        body = json_object(raw)
+        return success(201, attribute=objects.attribute_json(objects.create_attribute(store, obj, body)))
+
+
+async def update_attribute(request: Request, crm: Crm) -> Response:
+    raw = await request.body()
+    with crm.store.transaction() as store:
+        obj = crm.object(request.path_params["slug"])
+        attr = obj.attribute(request.path_params["key"])
+        if attr is None:
+            raise ApiError(404, f"No attribute '{request.path_params['key']}' on '{obj.slug}'.")
+        body = json_object(raw)
+        removed = objects.update_attribute(store, obj, attr, body)
+        if removed:
+            records.clear_options(store, obj, attr.key, removed)
+        return success(200, attribute=objects.attribute_json(attr))
+
+
+# Records ------------------------------------------------------------------------------------------
+
+async def list_records(request: Request, crm: Crm) -> Response:
+    with crm.store.transaction() as store:
+        obj = crm.custom_object(request.path_params["slug"])
+        count = query_int(request, "count", 20, 1, 100)
+        page = query_int(request, "page", 1, 1)
+        total = store.count_records(obj.slug)
+        offset = (page - 1) * count
+        rows = store.list_records(obj.slug, offset, count) if offset < total else []
+        pages = math.ceil(total / count)
+        link = f"/crm/{obj.slug}?page={{}}&count={count}"
+        pagination = {
+            "total": total, "count": len(rows), "totalPages": pages, "currentPage": page,
+            "previousPage": link.format(page - 1) if page > 1 else None,
+            "nextPage": link.format(page + 1) if page < pages else None,
+        }
+        return success(200, collection=[records.record_json(obj, row) for row in rows], pagination=pagination)
+
+
+async def create_record(request: Request, crm: Crm) -> Response:
+    raw = await request.body()
+    with crm.store.transaction() as store:
+        obj = crm.custom_object(request.path_params["slug"])
+        body = json_object(raw)
+        return success(201, record=records.record_json(obj, records.create_record(store, obj, body)))
+
+
+async def assert_record(request: Request, crm: Crm) -> Response:
+    raw = await request.body()
+    with crm.store.transaction() as store:
+        obj = crm.custom_object(request.path_params["slug"])
+        matching = request.query_params.get("matchingAttribute")
+        body = json_object(raw)
+        record, created = records.assert_record(store, obj, matching, body)
+        status = 201 if created else 200
+        return success(status, record=records.record_json(obj, record))
+
+
+async def get_record(request: Request, crm: Crm) -> Response:
+    with crm.store.transaction():
+        obj = crm.custom_object(request.path_params["slug"])
+        return success(200, record=records.record_json(obj, crm.record(obj, request.path_params["id"])))
+
+
+async def patch_record(request: Request, crm: Crm) -> Response:
+    raw = await request.body()
+    with crm.store.transaction() as store:
+        obj = crm.custom_object(request.path_params["slug"])
+        record = crm.record(obj, request.path_params["id"])
+        body = json_object(raw)
+        return success(200, record=records.record_json(obj, records.patch_record(store, obj, record, body)))
+
+
+async def delete_record(request: Request, crm: Crm) -> Response:
+    with crm.store.transaction() as store:
+        obj = crm.custom_object(request.path_params["slug"])
+        store.delete_record(crm.record(obj, request.path_params["id"]))
+        return success(200, message="Record deleted.")
+
+
+async def unknown_route(request: Request, crm: Crm) -> Response:
+    raise ApiError(404, f"No route {request.url.path}.")
+
+
+# Assembly -----------------------------------------------------------------------------------------
+
+ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    ("/v2/crm/objects", {"GET": list_objects, "POST": create_object}),
+    ("/v2/crm/objects/{slug}", {"GET": get_object, "PATCH": update_object, "DELETE": delete_object}),
+    ("/v2/crm/objects/{slug}/attributes", {"POST": create_attribute}),
+    ("/v2/crm/objects/{slug}/attributes/{key}", {"PATCH": update_attribute}),
+    ("/v2/crm/{slug}", {"GET": list_records, "POST": create_record, "PUT": assert_record}),
+    ("/v2/crm/{slug}/{id}", {"GET": get_record, "PATCH": patch_record, "DELETE": delete_record}),
+]
+
+
+def _endpoint(handlers: Mapping[str, Handler], crm: Crm, tokens: Tokens,
+              limiter: RateLimiter | None) -> Callable[[Request], Awaitable[Response]]:
+    """Checks in the contract's order (429, 401, 403, 405), then the handler; errors as envelopes."""
+    allow = ", ".join(handlers)
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            if limiter is not None:
+                limiter.check()
+            tokens.check(request)
+            handler = handlers.get(request.method)
+            if handler is None:
+                raise ApiError(405, f"{request.method} is not allowed here; allowed: {allow}.",
+                               headers={"Allow": allow})
+            return await handler(request, crm)
+        except ApiError as error:
+            return error_response(error)
+
+    return endpoint
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"success": False, "status": 500, "message": "Internal server error."}, status_code=500)
+
+
+def create_app(db_path: str = ":memory:", tokens: Mapping[str, Iterable[str]] | None = None,
+               fault: str | None = None, rate_limit: float | None = None, *,
+               store: Store | None = None) -> Starlette:
+    """The reference server. `tokens` maps a bearer token to its scopes (default: one write token)."""
+    crm = Crm(store if store is not None else Store(db_path), get_fault(fault))
+    with crm.store.transaction() as opened:
+        objects.ensure_standard_objects(opened)
+    access = Tokens(tokens)
+    limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+    routes = [Route(path, _endpoint(handlers, crm, access, limiter), methods=_ALL_METHODS)
+              for path, handlers in ROUTES]
+    anything = dict.fromkeys(_ALL_METHODS, unknown_route)
+    routes.append(Route("/{path:path}", _endpoint(anything, crm, access, limiter), methods=_ALL_METHODS))
+    app = Starlette(routes=routes, exception_handlers={Exception: _server_error})
+    app.state.crm = crm
+    return app

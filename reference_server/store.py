@@ -1,0 +1,250 @@
+"""SQLite storage of objects, attributes and records, behind one small class.
+
+Every public method runs in one transaction under one lock, so a lookup and the write that depends on
+it (uniqueness, the assert's match) can never interleave with another request's (rules A10, A11).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["AttributeDef", "ObjectDef", "RecordRow", "Store"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug TEXT NOT NULL UNIQUE,
+    singular_name TEXT NOT NULL,
+    plural_name TEXT NOT NULL,
+    is_standard INTEGER NOT NULL,
+    is_active INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attributes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    object_slug TEXT NOT NULL,
+    key TEXT NOT NULL,
+    label TEXT NOT NULL,
+    type TEXT NOT NULL,
+    is_required INTEGER NOT NULL,
+    is_standard INTEGER NOT NULL,
+    is_unique INTEGER NOT NULL,
+    is_archived INTEGER NOT NULL,
+    options TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (object_slug, key)
+);
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    object_slug TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_object ON records (object_slug, seq);
+CREATE TABLE IF NOT EXISTS record_values (
+    object_slug TEXT NOT NULL,
+    attr_key TEXT NOT NULL,
+    value_key TEXT NOT NULL,
+    record_seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS values_lookup ON record_values (object_slug, attr_key, value_key, record_seq);
+CREATE INDEX IF NOT EXISTS values_by_record ON record_values (record_seq);
+"""
+
+
+@dataclass
+class AttributeDef:
+    key: str
+    label: str
+    type: str
+    is_required: bool
+    is_standard: bool
+    is_unique: bool
+    is_archived: bool
+    options: list[dict[str, Any]] | None
+    created_at: str
+    updated_at: str
+
+    @property
+    def option_ids(self) -> set[int]:
+        return {option["id"] for option in self.options or ()}
+
+
+@dataclass
+class ObjectDef:
+    slug: str
+    singular_name: str
+    plural_name: str
+    is_standard: bool
+    is_active: bool
+    created_at: str
+    updated_at: str
+    attributes: list[AttributeDef] = field(default_factory=list)
+
+    def attribute(self, key: str) -> AttributeDef | None:
+        return next((attr for attr in self.attributes if attr.key == key), None)
+
+    @property
+    def custom_attributes(self) -> list[AttributeDef]:
+        return [attr for attr in self.attributes if not attr.is_standard]
+
+
+@dataclass
+class RecordRow:
+    seq: int
+    id: str
+    object_slug: str
+    data: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+def _record(row: sqlite3.Row) -> RecordRow:
+    return RecordRow(row["seq"], row["id"], row["object_slug"], json.loads(row["data"]), row["created_at"],
+                     row["updated_at"])
+
+
+class Store:
+    """Objects, attributes and records in one SQLite database (`:memory:` or a file that survives restarts)."""
+
+    def __init__(self, db_path: str = ":memory:") -> None:
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        if db_path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One atomic unit of work: everything inside commits together or not at all."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # Objects and attributes -------------------------------------------------------------------------
+
+    def get_object(self, slug: str) -> ObjectDef | None:
+        row = self._db.execute("SELECT * FROM objects WHERE slug = ?", (slug,)).fetchone()
+        if row is None:
+            return None
+        obj = ObjectDef(row["slug"], row["singular_name"], row["plural_name"], bool(row["is_standard"]),
+                        bool(row["is_active"]), row["created_at"], row["updated_at"])
+        rows = self._db.execute("SELECT * FROM attributes WHERE object_slug = ? ORDER BY seq", (slug,))
+        obj.attributes = [
+            AttributeDef(r["key"], r["label"], r["type"], bool(r["is_required"]), bool(r["is_standard"]),
+                         bool(r["is_unique"]), bool(r["is_archived"]),
+                         json.loads(r["options"]) if r["options"] is not None else None,
+                         r["created_at"], r["updated_at"])
+            for r in rows
+        ]
+        return obj
+
+    def list_objects(self) -> list[ObjectDef]:
+        slugs = [row[0] for row in self._db.execute("SELECT slug FROM objects ORDER BY seq")]
+        return [obj for slug in slugs if (obj := self.get_object(slug)) is not None]
+
+    def save_object(self, obj: ObjectDef) -> None:
+        self._db.execute(
+            "INSERT INTO objects (slug, singular_name, plural_name, is_standard, is_active, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO UPDATE SET"
+            " singular_name = excluded.singular_name, plural_name = excluded.plural_name,"
+            " is_active = excluded.is_active, updated_at = excluded.updated_at",
+            (obj.slug, obj.singular_name, obj.plural_name, obj.is_standard, obj.is_active, obj.created_at,
+             obj.updated_at),
+        )
+
+    def delete_object(self, slug: str) -> None:
+        for table, column in (("record_values", "object_slug"), ("records", "object_slug"),
+                              ("attributes", "object_slug"), ("objects", "slug")):
+            self._db.execute(f"DELETE FROM {table} WHERE {column} = ?", (slug,))  # noqa: S608
+
+    def save_attribute(self, slug: str, attr: AttributeDef) -> None:
+        options = json.dumps(attr.options) if attr.options is not None else None
+        self._db.execute(
+            "INSERT INTO attributes (object_slug, key, label, type, is_required, is_standard, is_unique,"
+            " is_archived, options, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (object_slug, key) DO UPDATE SET label = excluded.label,"
+            " is_required = excluded.is_required, is_archived = excluded.is_archived,"
+            " options = excluded.options, updated_at = excluded.updated_at",
+            (slug, attr.key, attr.label, attr.type, attr.is_required, attr.is_standard, attr.is_unique,
+             attr.is_archived, options, attr.created_at, attr.updated_at),
+        )
+
+    # Records ----------------------------------------------------------------------------------------
+
+    def get_record(self, slug: str, record_id: str) -> RecordRow | None:
+        row = self._db.execute(
+            "SELECT * FROM records WHERE id = ? AND object_slug = ?", (record_id, slug)
+        ).fetchone()
+        return _record(row) if row is not None else None
+
+    def count_records(self, slug: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM records WHERE object_slug = ?", (slug,)).fetchone()[0])
+
+    def list_records(self, slug: str, offset: int, limit: int) -> list[RecordRow]:
+        rows = self._db.execute(
+            "SELECT * FROM records WHERE object_slug = ? ORDER BY seq LIMIT ? OFFSET ?", (slug, limit, offset)
+        )
+        return [_record(row) for row in rows]
+
+    def all_records(self, slug: str) -> list[RecordRow]:
+        rows = self._db.execute("SELECT * FROM records WHERE object_slug = ? ORDER BY seq", (slug,))
+        return [_record(row) for row in rows]
+
+    def find_by_value(self, slug: str, key: str, value_key: str) -> list[RecordRow]:
+        """Records of `slug` whose attribute `key` has the value `value_key`, oldest first."""
+        rows = self._db.execute(
+            "SELECT r.* FROM record_values v JOIN records r ON r.seq = v.record_seq"
+            " WHERE v.object_slug = ? AND v.attr_key = ? AND v.value_key = ? ORDER BY v.record_seq",
+            (slug, key, value_key),
+        )
+        return [_record(row) for row in rows]
+
+    def insert_record(self, record: RecordRow, value_keys: dict[str, str]) -> RecordRow:
+        cursor = self._db.execute(
+            "INSERT INTO records (id, object_slug, data, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (record.id, record.object_slug, json.dumps(record.data, ensure_ascii=False), record.created_at,
+             record.updated_at),
+        )
+        record.seq = int(cursor.lastrowid or 0)
+        self._write_values(record, value_keys)
+        return record
+
+    def update_record(self, record: RecordRow, value_keys: dict[str, str]) -> None:
+        self._db.execute(
+            "UPDATE records SET data = ?, updated_at = ? WHERE seq = ?",
+            (json.dumps(record.data, ensure_ascii=False), record.updated_at, record.seq),
+        )
+        self._db.execute("DELETE FROM record_values WHERE record_seq = ?", (record.seq,))
+        self._write_values(record, value_keys)
+
+    def delete_record(self, record: RecordRow) -> None:
+        self._db.execute("DELETE FROM record_values WHERE record_seq = ?", (record.seq,))
+        self._db.execute("DELETE FROM records WHERE seq = ?", (record.seq,))
+
+    def _write_values(self, record: RecordRow, value_keys: dict[str, str]) -> None:
+        self._db.executemany(
+            "INSERT INTO record_values (object_slug, attr_key, value_key, record_seq) VALUES (?, ?, ?, ?)",
+            [(record.object_slug, key, value_key, record.seq) for key, value_key in value_keys.items()],
+        )
