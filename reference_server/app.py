@@ -16,8 +16,8 @@ from . import objects, records
 from .access import RateLimiter, Tokens
 from .errors import ApiError, error_response
 from .faults import Fault, get_fault
-from .wire import json_object, query_int, success
 from .store import ObjectDef, RecordRow, Store
+from .wire import json_object, query_int, success
 
 __all__ = ["create_app"]
 
