@@ -9,19 +9,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
-import warnings
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-
-with warnings.catch_warnings():
-    # Starlette 1.x warns at import time that plain `httpx` (the project's one client type, STYLE.md
-    # #5) is deprecated in favour of `httpx2`; the TestClient still works with it.
-    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-    from starlette.testclient import TestClient
+from starlette.testclient import TestClient
 
 from reference_server import DEFAULT_WRITE_TOKEN, create_app
 
