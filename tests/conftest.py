@@ -197,3 +197,19 @@ def server_factory() -> Any:
 def shared_api() -> Iterator[Api]:
     """One server per module, for Hypothesis tests that create their own objects per example."""
     yield from make_api()
+
+
+SHOP_ATTRIBUTES = [
+    {"label": "Sku", "type": "text", "isUnique": True},
+    {"label": "Name", "type": "text"},
+    {"label": "Qty", "type": "number"},
+    {"label": "Ext", "type": "text"},
+    {"label": "Email", "type": "text", "isUnique": True},
+    {"label": "Day", "type": "date"},
+]
+
+
+@pytest.fixture
+def shop(api: Api) -> str:
+    """An object for assert tests: unique `sku` and `email`, plain `name` and `ext`, `qty`, `day`."""
+    return api.new_object(*SHOP_ATTRIBUTES)
