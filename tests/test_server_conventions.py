@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -207,17 +208,26 @@ def test_timestamps_have_offsets_and_ids_are_uuids(api: Api) -> None:
 
 
 def test_rate_limit_gives_429_with_retry_after(server_factory: Any) -> None:
+    rule = "§1 Rate limits"
     with server_factory(rate_limit=2) as api:
         responses = [api.get("/crm/objects") for _ in range(30)]
-    first = responses[0]
-    assert first.status_code == 200, f"§1 Rate limits: the first request passes: {api.describe(first)}"
-    limited = [r for r in responses if r.status_code == 429]
-    assert limited, "§1 Rate limits: 30 requests at once over 2/s must hit 429"
-    for resp in limited:
-        api.fails(resp, 429, "§1 Rate limits: 429 envelope")
-        retry_after = resp.headers.get("retry-after")
-        assert retry_after is not None, f"§1 Rate limits: 429 carries Retry-After: {api.describe(resp)}"
-        assert float(retry_after) >= 0, f"§1 Rate limits: Retry-After is seconds: {retry_after!r}"
+        first = responses[0]
+        assert first.status_code == 200, f"{rule}: the first request passes: {api.describe(first)}"
+        limited = [r for r in responses if r.status_code == 429]
+        assert limited, f"{rule}: 30 requests at once over 2/s must hit 429"
+        for resp in limited:
+            api.fails(resp, 429, f"{rule}: 429 envelope")
+            retry_after = resp.headers.get("retry-after", "")
+            assert retry_after.isdigit(), f"{rule}: Retry-After in whole seconds: {api.describe(resp)}"
+        time.sleep(int(limited[-1].headers["retry-after"]))
+        api.ok(api.get("/crm/objects"), 200, "objects", f"{rule}: a request after Retry-After passes")
+
+
+def test_rate_limit_comes_before_authentication(server_factory: Any) -> None:
+    with server_factory(rate_limit=1) as api:
+        statuses = [api.get("/crm/objects", token=None).status_code for _ in range(20)]
+    assert statuses[0] == 401 and 429 in statuses, f"§1 (reference choice): 429 before 401: {statuses}"
+    assert set(statuses) == {401, 429}, f"§1: only 401 and 429 for unauthenticated requests: {statuses}"
 
 
 def test_no_rate_limit_by_default(api: Api) -> None:

@@ -123,6 +123,18 @@ def test_patch_object_never_changes_slug(api: Api) -> None:
     api.fails(api.get("/crm/objects/renamed"), 404, f"{rule}: no object under the new slug")
 
 
+@pytest.mark.parametrize("body", [{"isActive": False}, {"isStandard": True}, {"attributes": []}])
+def test_patch_object_changes_nothing_but_names(api: Api, body: dict[str, Any]) -> None:
+    rule = "§2 PATCH /crm/objects/{slug} changes singularName / pluralName only"
+    slug = api.new_object({"label": "Name", "type": "text"})
+    before = api.object(slug)
+    resp = api.patch(f"/crm/objects/{slug}", json=body)
+    assert resp.status_code in (200, 400), f"{rule}: {api.describe(resp)}"
+    after = api.object(slug)
+    for field in ["slug", "isStandard", "isActive", "attributes", "singularName", "pluralName", "createdAt"]:
+        assert after[field] == before[field], f"{rule}: {field} unchanged by {body}"
+
+
 @pytest.mark.parametrize("body", [{"singularName": ""}, {"pluralName": 3}, {"singularName": None}])
 def test_patch_object_with_invalid_names_gives_400(api: Api, body: dict[str, Any]) -> None:
     slug = api.new_object()
