@@ -1,0 +1,244 @@
+"""The pytest plugin of the contract suite: Hypothesis profiles, target options, target fixtures.
+
+It lives in the package, not in a conftest, so that the installed ``crm-contract run`` (which runs
+``pytest --pyargs contract_tests -p crm_contract.pytest_plugin``) works outside a checkout; the root
+``conftest.py`` of the checkout only loads it.
+
+The target is chosen by options, like pytest-base-url: ``--base-url`` (or ``PYTEST_BASE_URL``, or the
+ini key ``base_url``) with ``--token`` (or ``ZEEG_API_TOKEN``). Without a base URL the session starts
+the embedded reference server on a free loopback port and targets it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+
+__all__ = ["CONTRACT_PROFILES", "CustomObject", "CustomObjects", "Target", "describe"]
+
+CONTRACT_PROFILES = ("strict", "documented")
+READ_SCOPES = frozenset({"crm:read"})
+WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
+
+# Every profile talks to a network target, so none has a deadline. "ci" keeps Hypothesis's own CI
+# settings (derandomized, no example database) and is the one Hypothesis loads by itself under CI.
+settings.register_profile("dev", max_examples=10, deadline=None)
+settings.register_profile("ci", settings.get_profile("ci"), max_examples=50, deadline=None)
+settings.register_profile(
+    "thorough", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+if settings.get_current_profile_name() == "default":
+    settings.load_profile("dev")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The API under test: where it is, how to authenticate, and which contract profile applies."""
+
+    base_url: str
+    token: str
+    read_token: str | None = None
+    contract_profile: str = "strict"
+    object_slug: str | None = None
+    matching_attribute: str | None = None
+    timeout: float = 15.0
+
+    @property
+    def strict(self) -> bool:
+        """True when the reference choices ([R] rules) are checked too."""
+        return self.contract_profile == "strict"
+
+    def client(self, *, token: str | None = None, anonymous: bool = False) -> httpx.Client:
+        """An ``httpx.Client`` for the target, sending ``token`` (default: the write token)."""
+        headers = {"Accept": "application/json"}
+        if not anonymous:
+            headers["Authorization"] = f"Bearer {token or self.token}"
+        return httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(self.timeout, connect=5.0)
+        )
+
+
+@dataclass(frozen=True)
+class CustomObject:
+    """A custom object made for one example: its slug and its attribute keys, in creation order."""
+
+    slug: str
+    keys: tuple[str, ...]
+
+
+class CustomObjects:
+    """Creates custom objects with run-unique slugs (``cc-<8 hex>``) and deletes them again."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+        self._live: set[str] = set()
+
+    @contextmanager
+    def new(self, *attributes: Mapping[str, Any]) -> Iterator[CustomObject]:
+        """An object with the given attribute bodies, deleted (with its records) on exit."""
+        obj = self.create(*attributes)
+        try:
+            yield obj
+        finally:
+            self.delete(obj.slug)
+
+    def create(self, *attributes: Mapping[str, Any]) -> CustomObject:
+        for _ in range(3):  # a slug collision with another run is unlikely; retry it anyway
+            slug = f"cc-{secrets.token_hex(4)}"
+            body = {"slug": slug, "singularName": f"Contract {slug}", "pluralName": f"Contract {slug}s"}
+            response = self._client.post("/crm/objects", json=body)
+            if response.status_code != 409:
+                break
+        if response.status_code != 201:
+            raise AssertionError(f"set-up: could not create a custom object\n{describe(response)}")
+        self._live.add(slug)
+        keys = []
+        for attribute in attributes:
+            response = self._client.post(f"/crm/objects/{slug}/attributes", json=dict(attribute))
+            if response.status_code != 201:
+                raise AssertionError(f"set-up: could not create an attribute\n{describe(response)}")
+            keys.append(response.json()["attribute"]["key"])
+        return CustomObject(slug, tuple(keys))
+
+    def delete(self, slug: str) -> None:
+        response = self._client.delete(f"/crm/objects/{slug}")
+        if response.status_code not in (200, 404):
+            raise AssertionError(f"clean-up: could not delete {slug}\n{describe(response)}")
+        self._live.discard(slug)
+
+    def close(self) -> None:
+        """Delete whatever an interrupted example left behind."""
+        for slug in sorted(self._live):
+            self.delete(slug)
+
+
+def describe(*responses: httpx.Response, limit: int = 2000) -> str:
+    """The requests and responses of an exchange, as text for an assertion message."""
+    return "\n".join(_describe_one(response, limit) for response in responses)
+
+
+def _describe_one(response: httpx.Response, limit: int) -> str:
+    request = response.request
+    sent = request.content.decode("utf-8", "replace") if request.content else ""
+    received = response.text
+    if len(received) > limit:
+        received = received[:limit] + f"... ({len(response.text)} characters)"
+    if len(sent) > limit:
+        sent = sent[:limit] + f"... ({len(sent)} characters)"
+    return f"  > {request.method} {request.url}\n  > {sent}\n  < {response.status_code}\n  < {received}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("crm-contract", "Zeeg CRM contract suite")
+    group.addoption(
+        "--base-url",
+        help="base URL of the API under test, ending in /v2 (env PYTEST_BASE_URL, ini base_url); "
+        "default: the embedded reference server on a free loopback port",
+    )
+    group.addoption("--token", help="API token with crm:write (env ZEEG_API_TOKEN)")
+    group.addoption("--read-token", help="API token with crm:read only (env ZEEG_API_READ_TOKEN)")
+    group.addoption("--object", dest="crm_object", metavar="SLUG", help="an existing object to assert into")
+    group.addoption("--matching-attribute", metavar="KEY", help="the matching attribute of --object")
+    group.addoption(
+        "--contract-profile",
+        choices=CONTRACT_PROFILES,
+        default="strict",
+        help="strict: documented rules and reference choices; documented: documented rules only",
+    )
+    parser.addini("base_url", "base URL of the API under test, ending in /v2", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "rule(*ids): the contract rules a test checks, e.g. rule('A1')",
+        "documented: checks documented [D] behaviour only; runs under every contract profile",
+        "reference: checks a reference choice [R]; runs only under the strict contract profile",
+    ):
+        config.addinivalue_line("markers", line)
+    if bool(config.getoption("crm_object")) != bool(config.getoption("matching_attribute")):
+        raise pytest.UsageError("--object and --matching-attribute go together: give both or neither")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    where = _base_url(config) or "the embedded reference server"
+    return f"crm-contract: target {where}, contract profile {config.getoption('contract_profile')}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("contract_profile") == "strict":
+        return
+    skip = pytest.mark.skip(reason="checks a reference choice [R]; contract profile is 'documented'")
+    for item in items:
+        if item.get_closest_marker("reference"):
+            item.add_marker(skip)
+
+
+def _base_url(config: pytest.Config) -> str | None:
+    value = config.getoption("base_url") or os.environ.get("PYTEST_BASE_URL") or config.getini("base_url")
+    return str(value).rstrip("/") if value else None
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The API under test; without a base URL, an embedded reference server for the session."""
+    config = request.config
+    options: dict[str, Any] = {
+        "contract_profile": config.getoption("contract_profile"),
+        "object_slug": config.getoption("crm_object"),
+        "matching_attribute": config.getoption("matching_attribute"),
+    }
+    token = config.getoption("token") or os.environ.get("ZEEG_API_TOKEN")
+    read_token = config.getoption("read_token") or os.environ.get("ZEEG_API_READ_TOKEN")
+    base_url = _base_url(config)
+    if base_url:
+        if not token:
+            pytest.exit(f"a token is needed for {base_url}: --token or ZEEG_API_TOKEN", returncode=4)
+        yield Target(base_url, token, read_token, **options)
+        return
+    from crm_contract.embedded import EmbeddedServer  # only when no target was given
+
+    try:
+        write_token, read_only_token = embedded_tokens(token, read_token)
+    except ValueError as error:
+        pytest.exit(str(error), returncode=4)
+    tokens = {write_token: WRITE_SCOPES, read_only_token: READ_SCOPES}
+    with EmbeddedServer(tokens=tokens) as server:
+        yield Target(server.base_url, write_token, read_only_token, **options)
+
+
+def embedded_tokens(token: str | None, read_token: str | None) -> tuple[str, str]:
+    """The write token and the read-only token of an embedded server.
+
+    The write token defaults to the reference server's; the read-only token to a random one, so that
+    scope checks (403) can run against the embedded server too.
+    """
+    from reference_server import DEFAULT_WRITE_TOKEN
+
+    write_token = token or DEFAULT_WRITE_TOKEN
+    read_only_token = read_token or f"read-{secrets.token_hex(8)}"
+    if read_only_token == write_token:
+        raise ValueError("the read-only token must differ from the write token")
+    return write_token, read_only_token
+
+
+@pytest.fixture(scope="session")
+def client(target: Target) -> Iterator[httpx.Client]:
+    """An ``httpx.Client`` to the target with the write token (session scope: keep-alive)."""
+    with target.client() as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def custom_objects(client: httpx.Client) -> Iterator[CustomObjects]:
+    """Makes run-unique custom objects; anything an interrupted example left is deleted at the end."""
+    factory = CustomObjects(client)
+    yield factory
+    factory.close()
