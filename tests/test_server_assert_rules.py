@@ -174,3 +174,43 @@ def test_a15_unknown_object_404_missing_token_401_read_only_403(api: Api, shop: 
     api.fails(api.upsert(shop, "sku", {"sku": "S"}, token=api.READ), 403, f"{rule}: read-only -> 403")
     assert api.records(shop) == [], f"{rule} / A10: nothing created"
     api.ok(api.upsert(shop, "sku", {"sku": "S"}, token=api.WRITE_ONLY), 201, "record", f"{rule}: crm:write")
+
+
+MATCH_TYPES: list[tuple[str, dict[str, Any], Any, Any]] = [
+    ("checkbox-false", {"type": "checkbox"}, False, False),
+    ("checkbox-true", {"type": "checkbox"}, True, True),
+    ("select", {"type": "select", "options": [{"value": "A", "color": "#000"}]}, {"id": 1}, {"id": 1}),
+    ("datetime-same-instant", {"type": "datetime"}, "2025-06-01T10:00:00Z", "2025-06-01T12:00:00+02:00"),
+    ("multiselect-same-set", {"type": "multiselect", "options": [{"value": "A", "color": "#000"},
+                                                                  {"value": "B", "color": "#fff"}]},
+     [{"id": 1}, {"id": 2}], [{"id": 2}, {"id": 1}, {"id": 2}]),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "attribute", "stored", "asserted"), MATCH_TYPES, ids=[c[0] for c in MATCH_TYPES]
+)
+def test_a2_a3_matching_on_other_types_compares_values(
+    api: Api, case: str, attribute: dict[str, Any], stored: Any, asserted: Any
+) -> None:
+    rule = f"A2/A3 (reference choice: canonical values) matching on {case}"
+    slug = api.new_object({"label": "Key", **attribute}, {"label": "Note", "type": "text"})
+    record = api.create(slug, {"key": stored, "note": "old"})
+    updated = api.ok(api.upsert(slug, "key", {"key": asserted, "note": "new"}), 200, "record", rule)
+    assert updated["id"] == record["id"] and updated["attributes"]["note"] == "new", rule
+    assert len(api.records(slug)) == 1, f"{rule}: no record created"
+
+
+def test_a3_checkbox_false_does_not_match_true(api: Api) -> None:
+    rule = "A3: false is a value of its own (not empty, never equal to true)"
+    slug = api.new_object({"label": "Key", "type": "checkbox"})
+    yes = api.create(slug, {"key": True})
+    no = api.ok(api.upsert(slug, "key", {"key": False}), 201, "record", rule)
+    assert no["id"] != yes["id"], rule
+
+
+def test_assert_ignores_unknown_query_parameters(api: Api, shop: str) -> None:
+    rule = "§6 (reference choice: unknown query parameters are ignored)"
+    resp = api.put(f"/crm/{shop}", json={"sku": "Q"}, params={"matchingAttribute": "sku", "dryRun": "1"})
+    created = api.ok(resp, 201, "record", rule)
+    assert api.records(shop) == [created], rule

@@ -119,6 +119,8 @@ INVALID_BODIES = {
     "infinity": b'{"name": Infinity}',
     "not-utf8": b'{"name": "\xff\xfe"}',
     "lone-surrogate": b'{"name": "\\ud800"}',
+    "deep-nesting": b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "huge-integer": b'{"name": ' + b"7" * 5000 + b"}",
 }
 
 

@@ -215,3 +215,27 @@ def test_list_shows_current_values_and_ignores_unknown_params(api: Api, slug: st
     api.patch(f"/crm/{slug}/{record['id']}", json={"name": "b"})
     body = list_page(api, slug, sort="name", foo="bar")
     assert body["collection"] == [api.record(slug, record["id"])], "§5 list holds the current records"
+
+
+@pytest.mark.parametrize("standard", ["people", "companies"])
+def test_standard_object_record_routes_are_not_served(api: Api, standard: str) -> None:
+    rule = "§7 out of scope (reference choice): /crm/people and /crm/companies record routes -> 404"
+    api.fails(api.get(f"/crm/{standard}"), 404, rule)
+    api.fails(api.post(f"/crm/{standard}", json={}), 404, rule)
+    api.fails(api.upsert(standard, "name", {"name": "x"}), 404, rule)
+    api.fails(api.get(f"/crm/{standard}/{uuid.uuid4()}"), 404, rule)
+
+
+def test_pagination_links_have_the_reference_form(api: Api, slug: str) -> None:
+    rule = "§5 (reference choice): links look like /crm/{slug}?page=N&count=M"
+    for _ in range(7):
+        api.create(slug, {})
+    p = list_page(api, slug, page=2, count=3)["pagination"]
+    assert p["previousPage"] == f"/crm/{slug}?page=1&count=3", f"{rule}: {p}"
+    assert p["nextPage"] == f"/crm/{slug}?page=3&count=3", f"{rule}: {p}"
+
+
+def test_huge_page_number_is_an_empty_page(api: Api, slug: str) -> None:
+    api.create(slug, {})
+    body = list_page(api, slug, page=10**30)
+    assert body["collection"] == [] and body["pagination"]["total"] == 1, f"§5 page past the end: {body}"

@@ -110,6 +110,10 @@ REJECTED: list[tuple[str, Any]] = [
     ("moment", "yesterday"),
     ("moment", 1748772000),
     ("moment", ""),
+    ("moment", "2025-06-01T10:00:00+24:00"),
+    ("moment", "2025-06-01T10:00:00.1234567+00:00"),
+    ("moment", "2025-06-01T10:00:00+0000"),
+    ("moment", "2025-06-01T25:00:00+00:00"),
     ("tone", {"id": 999}),
     ("tone", Opt("Red")),
     ("tone", {"id": "1"}),
@@ -117,12 +121,17 @@ REJECTED: list[tuple[str, Any]] = [
     ("tone", [{"id": Opt("Red")}]),
     ("tone", "Red"),
     ("tone", {"value": "Red"}),
+    ("tone", {"id": Opt("Red"), "value": "Red"}),
+    ("tone", {"id": 1.0}),
+    ("tone", {}),
     ("tones", {"id": Opt("Red")}),
     ("tones", "1"),
     ("tones", [{"id": 999}]),
     ("tones", [Opt("Red")]),
     ("tones", [{"id": Opt("Red")}, {"id": 999}]),
     ("tones", [{"id": "1"}]),
+    ("tones", [{"id": Opt("Red"), "color": "#f00"}]),
+    ("tones", [None]),
 ]
 
 
