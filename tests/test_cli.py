@@ -1,0 +1,243 @@
+"""The ``crm-contract`` command: help, ``serve`` as a real subprocess, ``run`` and its exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+import crm_contract
+from crm_contract.embedded import free_port
+from reference_server import DEFAULT_WRITE_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(sys.executable).with_name("crm-contract")
+# The installed console script when there is one (CI installs the package), else the same entry point.
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract.cli"]
+AUTH = {"Authorization": f"Bearer {DEFAULT_WRITE_TOKEN}"}
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, (
+        f"expected one line on stderr:\n{result.stderr}"
+    )
+    assert lines[0].startswith("crm-contract: error: "), lines[0]
+    return lines[0]
+
+
+@contextmanager
+def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``crm-contract serve --port 0 ARGS`` as a subprocess; yields the base URL it prints."""
+    process = subprocess.Popen(
+        [*COMMAND, "serve", "--port", "0", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    # reads everything serve prints, also uvicorn's logs later on, so that a full pipe never blocks it
+    pump = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True)
+    with process:
+        pump.start()
+        try:
+            yield read_base_url(lines)
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                code = process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+            pump.join(timeout=5)
+    assert code == 0, f"serve exited with {code} after Ctrl-C"
+
+
+def read_base_url(lines: queue.Queue[str]) -> str:
+    """The base URL that serve announces; reads up to the last line of the announcement."""
+    base_url, seen = None, [""]
+    deadline = time.monotonic() + 30
+    while base_url is None or not seen[-1].lstrip().startswith("try"):
+        try:
+            line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"serve printed no base URL in time:\n{''.join(seen)}") from None
+        seen.append(line)
+        if line.strip().startswith("base URL"):
+            base_url = line.split()[-1]
+    return base_url
+
+
+def make_object(base_url: str, slug: str = "products") -> None:
+    with httpx.Client(base_url=base_url, headers=AUTH) as http:
+        body = {"slug": slug, "singularName": "Product", "pluralName": "Products"}
+        assert http.post("/crm/objects", json=body).status_code == 201
+        attribute = {"label": "SKU", "type": "text", "isRequired": True, "isUnique": True}
+        assert http.post(f"/crm/objects/{slug}/attributes", json=attribute).status_code == 201
+
+
+def upsert(base_url: str, body: dict[str, object]) -> httpx.Response:
+    return httpx.put(f"{base_url}/crm/products", params={"matchingAttribute": "sku"}, json=body, headers=AUTH)
+
+
+@pytest.mark.parametrize("args", [[], ["serve"], ["run"]])
+def test_help(args: Sequence[str]) -> None:
+    result = cli(*args, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: crm-contract"), result.stdout
+
+
+def test_version_and_public_surface() -> None:
+    assert crm_contract.__all__ == ["__version__"]
+    result = cli("--version")
+    assert result.returncode == 0 and crm_contract.__version__ in result.stdout
+
+
+def test_serve_answers_an_assert_with_201_then_200_and_the_same_id() -> None:
+    with serving() as base_url:
+        make_object(base_url)
+        created = upsert(base_url, {"sku": "A-1"})
+        updated = upsert(base_url, {"sku": "A-1"})
+    assert created.status_code == 201, created.text
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["record"]["id"] == created.json()["record"]["id"]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_serve_with_curl() -> None:
+    with serving() as base_url:
+        make_object(base_url)
+        command = [
+            "curl", "-sS", "-X", "PUT", "-H", f"Authorization: Bearer {DEFAULT_WRITE_TOKEN}",
+            "-H", "Content-Type: application/json", "-d", '{"sku": "B-2"}', "-w", "\n%{http_code}",
+            f"{base_url}/crm/products?matchingAttribute=sku",
+        ]  # fmt: skip
+        first = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
+        second = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
+    assert first.splitlines()[-1] == "201" and second.splitlines()[-1] == "200", (first, second)
+    assert (
+        json.loads(first.splitlines()[0])["record"]["id"]
+        == json.loads(second.splitlines()[0])["record"]["id"]
+    )
+
+
+def test_serve_keeps_records_across_a_restart_with_db(tmp_path: Path) -> None:
+    db = str(tmp_path / "crm.sqlite3")
+    with serving("--db", db) as base_url:
+        make_object(base_url)
+        created = upsert(base_url, {"sku": "C-3"}).json()["record"]
+    with serving("--db", db) as base_url:
+        fetched = httpx.get(f"{base_url}/crm/products/{created['id']}", headers=AUTH)
+        again = upsert(base_url, {"sku": "C-3"})
+    assert fetched.status_code == 200 and fetched.json()["record"]["attributes"] == {"sku": "C-3"}
+    assert again.status_code == 200 and again.json()["record"]["id"] == created["id"], again.text
+
+
+def test_read_token_reads_but_cannot_write() -> None:
+    with serving("--read-token", "reader") as base_url:
+        read = {"Authorization": "Bearer reader"}
+        body = {"slug": "things", "singularName": "Thing", "pluralName": "Things"}
+        assert httpx.post(f"{base_url}/crm/objects", json=body, headers=read).status_code == 403
+        assert httpx.get(f"{base_url}/crm/objects", headers=read).status_code == 200
+
+
+def test_tokens_from_the_environment() -> None:
+    env = {"CRM_CONTRACT_TOKEN": "env-writer", "CRM_CONTRACT_READ_TOKEN": "env-reader"}
+    with serving(env=env) as base_url:
+        body = {"slug": "things", "singularName": "Thing", "pluralName": "Things"}
+        writer = {"Authorization": "Bearer env-writer"}
+        assert httpx.post(f"{base_url}/crm/objects", json=body, headers=writer).status_code == 201
+        assert httpx.get(f"{base_url}/crm/objects", headers=AUTH).status_code == 401
+        reader = {"Authorization": "Bearer env-reader"}
+        assert httpx.get(f"{base_url}/crm/objects", headers=reader).status_code == 200
+
+
+def test_rate_limit_answers_429() -> None:
+    with serving("--rate-limit", "2/s") as base_url, httpx.Client(headers=AUTH) as http:
+        statuses = {http.get(f"{base_url}/crm/objects").status_code for _ in range(10)}
+    assert statuses == {200, 429}
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3/s", "1/m", "nan", "inf"])
+def test_bad_rate_limit_is_one_line_and_exit_2(value: str) -> None:
+    result = cli("serve", "--port", "0", "--rate-limit", value)
+    assert result.returncode == 2
+    assert "--rate-limit" in one_error_line(result)
+
+
+def test_port_in_use_is_one_line_and_exit_2() -> None:
+    with serving() as base_url:
+        port = base_url.split(":")[-1].split("/")[0]
+        result = cli("serve", "--port", port)
+    assert result.returncode == 2
+    assert "already in use" in one_error_line(result)
+
+
+@pytest.mark.parametrize("db", ["missing-dir/crm.sqlite3", "not-a-db.sqlite3"])
+def test_unusable_db_is_one_line_and_exit_2(tmp_path: Path, db: str) -> None:
+    (tmp_path / "not-a-db.sqlite3").write_text("this is not SQLite, and long enough to show it" * 40)
+    result = cli("serve", "--port", "0", "--db", str(tmp_path / db))
+    assert result.returncode == 2
+    assert "database" in one_error_line(result)
+
+
+def test_run_against_the_embedded_server_passes(tmp_path: Path) -> None:
+    result = cli("run", "--hypothesis-profile", "dev", "--report-dir", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "passed" in result.stdout
+    assert (tmp_path / "report" / "junit.xml").is_file()
+
+
+def test_run_against_a_closed_port_is_one_line_and_exit_2() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v2"
+    result = cli("run", "--base-url", url, "--token", "anything")
+    assert result.returncode == 2
+    assert "cannot reach" in one_error_line(result)
+    without_token = cli("run", "--base-url", url, env={"ZEEG_API_TOKEN": ""})
+    assert without_token.returncode == 2
+    assert "token" in one_error_line(without_token)
+
+
+def test_run_with_a_rejected_token_is_one_line_and_exit_2() -> None:
+    with serving() as base_url:
+        result = cli("run", "--base-url", base_url, "--token", "wrong")
+    assert result.returncode == 2
+    assert "401" in one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code"),
+    [(["-k", "no_test_has_this_name"], 3), (["--no-such-pytest-option"], 2)],
+    ids=["no-tests-is-inconclusive", "pytest-usage-error"],
+)
+def test_run_maps_pytest_outcomes_to_exit_codes(extra: list[str], code: int) -> None:
+    result = cli("run", "--hypothesis-profile", "dev", "--", *extra)
+    assert result.returncode == code, result.stdout + result.stderr
