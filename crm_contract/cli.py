@@ -210,7 +210,7 @@ def announce(
 # run -----------------------------------------------------------------------------------------------
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command()
 @click.option(
     "--base-url",
     metavar="URL",
@@ -232,9 +232,9 @@ def announce(
 @click.option(
     "--hypothesis-profile",
     type=click.Choice(HYPOTHESIS_PROFILES),
-    help="Examples per test: dev (few), ci (default under CI), thorough (many).  [default: dev]",
+    help="Examples per test: dev (10), ci (50, derandomized), thorough (1000) [default: ci in CI, else dev].",
 )
-@click.option("--seed", type=int, help="Hypothesis seed, to repeat a run.")
+@click.option("--seed", type=int, help="Hypothesis seed, to repeat a run (the ci profile is derandomized).")
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failing test.")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="Write junit.xml there.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST_ARGS]...")
