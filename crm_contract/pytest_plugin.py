@@ -22,6 +22,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 
+from crm_contract.probe import TargetUnusable, probe
+
 __all__ = ["CONTRACT_PROFILES", "CustomObject", "CustomObjects", "Target", "describe"]
 
 CONTRACT_PROFILES = ("strict", "documented")
@@ -201,6 +203,10 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if base_url:
         if not token:
             pytest.exit(f"a token is needed for {base_url}: --token or ZEEG_API_TOKEN", returncode=4)
+        try:  # a wrong URL or token is a set-up error, not a failure of every test
+            probe(base_url, token, read_token, options["object_slug"], options["matching_attribute"])
+        except TargetUnusable as error:
+            pytest.exit(str(error), returncode=4)
         yield Target(base_url, token, read_token, **options)
         return
     from crm_contract.embedded import EmbeddedServer  # only when no target was given

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import crm_contract
 from crm_contract.embedded import free_port
-from reference_server import DEFAULT_WRITE_TOKEN
+from reference_server import DEFAULT_WRITE_TOKEN, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
@@ -231,6 +233,43 @@ def test_run_with_a_rejected_token_is_one_line_and_exit_2() -> None:
         result = cli("run", "--base-url", base_url, "--token", "wrong")
     assert result.returncode == 2
     assert "401" in one_error_line(result)
+
+
+def never_updates(app: ASGIApp) -> ASGIApp:
+    """A broken target: every successful assert answers 201, as if it always created (breaks A2, A5)."""
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_created(message: Message) -> None:
+            if (
+                scope["type"] == "http"
+                and scope["method"] == "PUT"
+                and message["type"] == "http.response.start"
+            ):
+                message = {**message, "status": 201 if message["status"] == 200 else message["status"]}
+            await send(message)
+
+        await app(scope, receive, send_created)
+
+    return broken
+
+
+def test_run_against_a_broken_target_fails_with_exit_1() -> None:
+    app = never_updates(create_app(tokens={DEFAULT_WRITE_TOKEN: ["crm:read", "crm:write"]}))
+    server = uvicorn.Server(uvicorn.Config(app, port=free_port(), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive(), "the broken target did not start"
+            time.sleep(0.01)
+        base_url = f"http://127.0.0.1:{server.config.port}/v2"
+        options = ["--token", DEFAULT_WRITE_TOKEN, "--hypothesis-profile", "dev", "--exitfirst"]
+        result = cli("run", "--base-url", base_url, *options, "--", "-k", "updates_that_record")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "A2" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize(
