@@ -103,6 +103,8 @@ def cli() -> None:
     "--rate-limit", type=RateLimit(), metavar="N/s", help="Answer 429 above N requests a second (N/s or N)."
 )
 @click.option("--fault", metavar="NAME", help="Serve a named deviation from the fault catalogue.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log one line per request (costs throughput).")
 def serve(
     host: str,
     port: int,
@@ -111,6 +113,7 @@ def serve(
     read_token: str | None,
     rate_limit: float | None,
     fault: str | None,
+    access_log: bool,
 ) -> int:
     """Run the reference server in the foreground (Ctrl-C stops it)."""
     import uvicorn
@@ -135,7 +138,7 @@ def serve(
     sock = bind(host, port)
     base_url = f"http://{url_host(host)}:{sock.getsockname()[1]}/v2"
     announce(base_url, token, read_token, db_path, rate_limit, fault)
-    config = uvicorn.Config(app, log_level="info", lifespan="off")
+    config = uvicorn.Config(app, log_level="info", access_log=access_log, lifespan="off")
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
