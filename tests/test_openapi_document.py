@@ -142,3 +142,17 @@ def test_schemathesis_loads_every_operation() -> None:
         operation = result.ok()
         labels.add((operation.path, operation.method.lower()))
     assert labels == CONTRACT_CALLS
+
+
+def test_links_name_existing_operations_and_parameters(document: dict[str, Any]) -> None:
+    ops = {operation["operationId"]: (path, operation) for (path, _), operation in operations(document).items()}
+    links = [
+        (name, link)
+        for response in document["components"]["responses"].values()
+        for name, link in response.get("links", {}).items()
+    ]
+    assert links, "the document declares links for stateful runs"
+    for name, link in links:
+        assert link["operationId"] in ops, name
+        path, _ = ops[link["operationId"]]
+        assert set(link["parameters"]) == set(path.replace("}", "{").split("{")[1::2]), name
