@@ -6,11 +6,14 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import objects, records
 from .access import RateLimiter, Tokens
@@ -23,7 +26,17 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("reference_server")
 Handler = Callable[[Request, "Crm"], Awaitable[Response]]
-_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class _AnyMethod(dict[str, "Handler"]):
+    """Handlers of the catch-all route: one handler whatever the method."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__()
+        self.handler = handler
+
+    def get(self, method: str, default: Handler | None = None) -> Handler:  # type: ignore[override]
+        return self.handler
 
 
 @dataclass
@@ -187,25 +200,51 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
 ]
 
 
-def _endpoint(handlers: Mapping[str, Handler], crm: Crm, tokens: Tokens,
-              limiter: RateLimiter | None) -> Callable[[Request], Awaitable[Response]]:
-    """Checks in the contract's order (429, 401, 403, 405), then the handler; errors as envelopes."""
-    allow = ", ".join(handlers)
+class _Endpoint:
+    """Checks in the contract's order (429, 401, 403, 405), then the handler; errors as envelopes.
 
-    async def endpoint(request: Request) -> Response:
+    An ASGI app rather than a function, so that Starlette routes *every* method here (TRACE included)
+    instead of answering an unlisted one with its own plain-text 405 before authentication.
+    """
+
+    def __init__(self, handlers: Mapping[str, Handler], crm: Crm, tokens: Tokens,
+                 limiter: RateLimiter | None) -> None:
+        self.handlers, self.crm, self.tokens, self.limiter = handlers, crm, tokens, limiter
+        self.allow = ", ".join(handlers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.respond(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
         try:
-            if limiter is not None:
-                limiter.check()
-            tokens.check(request)
-            handler = handlers.get(request.method)
+            if self.limiter is not None:
+                self.limiter.check()
+            self.tokens.check(request)
+            handler = self.handlers.get(request.method)
             if handler is None:
-                raise ApiError(405, f"{request.method} is not allowed here; allowed: {allow}.",
-                               headers={"Allow": allow})
-            return await handler(request, crm)
+                raise ApiError(405, f"{request.method} is not allowed here; allowed: {self.allow}.",
+                               headers={"Allow": self.allow})
+            return await handler(request, self.crm)
         except ApiError as error:
             return error_response(error)
 
-    return endpoint
+
+class _KeepEncodedSlashes:
+    """Route on the path as sent: `%2F` inside a segment stays part of it (`/crm/a%2Fb` names `a%2Fb`).
+
+    ASGI servers decode the path before routing, which would turn one unknown slug into two segments.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path")
+        if scope["type"] == "http" and raw and b"%2f" in raw.lower():
+            text = raw.decode("latin-1").replace("%2F", "%252F").replace("%2f", "%252f")
+            scope = dict(scope, path=unquote(text))
+        await self.app(scope, receive, send)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -222,10 +261,9 @@ def create_app(db_path: str = ":memory:", tokens: Mapping[str, Iterable[str]] | 
         objects.ensure_standard_objects(opened)
     access = Tokens(tokens)
     limiter = RateLimiter(rate_limit) if rate_limit is not None else None
-    routes = [Route(path, _endpoint(handlers, crm, access, limiter), methods=_ALL_METHODS)
-              for path, handlers in ROUTES]
-    anything = dict.fromkeys(_ALL_METHODS, unknown_route)
-    routes.append(Route("/{path:path}", _endpoint(anything, crm, access, limiter), methods=_ALL_METHODS))
-    app = Starlette(routes=routes, exception_handlers={Exception: _server_error})
+    routes = [Route(path, _Endpoint(handlers, crm, access, limiter)) for path, handlers in ROUTES]
+    routes.append(Route("/{path:path}", _Endpoint(_AnyMethod(unknown_route), crm, access, limiter)))
+    app = Starlette(routes=routes, exception_handlers={Exception: _server_error},
+                    middleware=[Middleware(_KeepEncodedSlashes)])
     app.state.crm = crm
     return app

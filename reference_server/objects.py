@@ -164,7 +164,7 @@ def create_attribute(store: Store, obj: ObjectDef, body: dict[str, Any]) -> Attr
                 {"label", "type", "isRequired"})
     label = _name(body, "label")
     attr_type = body["type"]
-    if attr_type not in SUPPORTED_TYPES:
+    if not isinstance(attr_type, str) or attr_type not in SUPPORTED_TYPES:
         raise ApiError(400, f"type must be one of {', '.join(sorted(SUPPORTED_TYPES))}.",
                        {"type": ["is not a supported type"]})
     is_required, is_unique = _flag(body, "isRequired", False), _flag(body, "isUnique", False)
