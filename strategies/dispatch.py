@@ -1,0 +1,89 @@
+"""One table from attribute type to its accepted and rejected value strategies, and value equality."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hypothesis import strategies as st
+
+from . import rejected as bad
+from . import values as good
+from .rejected import Rejected
+
+__all__ = ["SUPPORTED_TYPES", "VALUE_STRATEGIES", "ValueStrategies", "accepted_values", "rejected_values",
+           "same_value"]
+
+OptionIds = Collection[int]
+
+
+@dataclass(frozen=True)
+class ValueStrategies:
+    """The strategies of one attribute type, each given the attribute's option ids (empty for most)."""
+
+    accepted: Callable[[OptionIds], st.SearchStrategy[Any]]
+    rejected: Callable[[OptionIds], st.SearchStrategy[Rejected]]
+
+
+VALUE_STRATEGIES: Mapping[str, ValueStrategies] = {
+    "text": ValueStrategies(lambda _: good.text_values(), lambda _: bad.rejected_text_values()),
+    "phone_number": ValueStrategies(lambda _: good.phone_number_values(),
+                                    lambda _: bad.rejected_text_values(length_documented=False)),
+    "number": ValueStrategies(lambda _: good.number_values(), lambda _: bad.rejected_number_values()),
+    "checkbox": ValueStrategies(lambda _: good.checkbox_values(), lambda _: bad.rejected_checkbox_values()),
+    "date": ValueStrategies(lambda _: good.date_values(), lambda _: bad.rejected_date_values()),
+    "datetime": ValueStrategies(lambda _: good.datetime_values(), lambda _: bad.rejected_datetime_values()),
+    "select": ValueStrategies(good.select_values, bad.rejected_select_values),
+    "multiselect": ValueStrategies(good.multiselect_values, bad.rejected_multiselect_values),
+}
+
+#: The attribute types of section 4 that the contract covers (relation, user, status, rating and
+#: currency are out of its scope).
+SUPPORTED_TYPES = frozenset({"text", "phone_number", "number", "checkbox", "date", "datetime", "select",
+                             "multiselect"})
+
+
+def _strategies(attr_type: str) -> ValueStrategies:
+    try:
+        return VALUE_STRATEGIES[attr_type]
+    except KeyError:
+        raise ValueError(f"unsupported attribute type {attr_type!r}; supported: "
+                         f"{', '.join(sorted(SUPPORTED_TYPES))}") from None
+
+
+def accepted_values(attr_type: str, *, option_ids: OptionIds = ()) -> st.SearchStrategy[Any]:
+    """Non-null values the contract accepts for an attribute of `attr_type` (see each type's strategy)."""
+    return _strategies(attr_type).accepted(option_ids)
+
+
+def rejected_values(attr_type: str, *, option_ids: OptionIds = (),
+                    documented_only: bool = False) -> st.SearchStrategy[Rejected]:
+    """Values the contract rejects with 400 for `attr_type`; only [D] rejections if `documented_only`."""
+    strategy = _strategies(attr_type).rejected(option_ids)
+    return strategy.filter(lambda rejected: rejected.documented) if documented_only else strategy
+
+
+def same_value(attr_type: str, sent: Any, received: Any) -> bool:
+    """Whether `received` is the value `sent`, as section 4 defines the round trip.
+
+    Exact for every type, except that a `datetime` may come back in another offset (same instant) and
+    a `multiselect` in another order without duplicates (same set of ids); options compare by id, since a
+    response may carry extra fields. `null` equals only `null`.
+    """
+    if sent is None or received is None:
+        return sent is None and received is None
+    if attr_type == "datetime":
+        try:
+            return bool(datetime.fromisoformat(sent) == datetime.fromisoformat(received))
+        except (TypeError, ValueError):
+            return False
+    if attr_type == "select":  # a response may add fields to the option, never change its id
+        return isinstance(received, dict) and isinstance(sent, dict) and received.get("id") == sent.get("id")
+    if attr_type == "multiselect":
+        try:
+            return {item["id"] for item in sent} == {item["id"] for item in received}
+        except (TypeError, KeyError):
+            return False
+    return type(sent) is type(received) and bool(sent == received)

@@ -1,0 +1,111 @@
+"""Matching keys: fresh values unique to the run, and near-miss variants that must not match (A3).
+
+Fresh keys carry the run id, so a run against a shared staging object never collides with real data
+and two runs never collide with each other. Near-miss variants differ from a known key only by case,
+surrounding white space, Unicode normalisation form, or JSON type: under exact matching none of them
+may update the record that holds the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import unicodedata
+from typing import Any, NamedTuple
+
+from hypothesis import strategies as st
+
+from .values import MAX_NUMBER, MAX_TEXT
+
+__all__ = ["NEAR_MISS_KINDS", "NearMiss", "matching_keys", "near_miss_variants", "run_id", "run_number_base"]
+
+NEAR_MISS_KINDS = ("case", "whitespace", "nfc", "nfd", "type")
+_RUN_ID = os.environ.get("CRM_CONTRACT_RUN_ID") or f"cc{secrets.token_hex(3)}"
+
+
+def run_id() -> str:
+    """This process's run id (`cc` and 6 hex digits, or `CRM_CONTRACT_RUN_ID`): the prefix of its data."""
+    return _RUN_ID
+
+
+def run_number_base(prefix: str | None = None) -> int:
+    """A large integer derived from the run id: numbers from it on are this run's numeric keys."""
+    digest = hashlib.sha256((prefix or run_id()).encode()).digest()
+    return 10**12 + int.from_bytes(digest[:6], "big") % (2**52 - 10**12 - 10**9)
+
+
+# Letters with a precomposed and a decomposed form, cased letters, digits, separators: every kind of
+# near miss has something to work on.
+_KEY_ALPHABET = st.one_of(
+    st.sampled_from("abcxyzABCXYZ0123456789-_.:"),
+    st.sampled_from("éÉüÜñÑåÅçÇ"),
+    st.characters(exclude_categories=["Cs", "Cc", "Z"]),
+)
+
+
+def matching_keys(*, prefix: str | None = None, attr_type: str = "text") -> st.SearchStrategy[Any]:
+    """Fresh matching values for an attribute of `attr_type` (text, phone_number or number).
+
+    text: `<run id>-<suffix>`, the suffix arbitrary Unicode (cased, accented, symbols), sometimes in
+    decomposed form, at most 255 code points in all. phone_number: `+` and digits after a run-derived
+    number. number: the run's numeric base plus up to 10^9. Shrinks towards `<run id>-` plus one
+    character, or the base itself.
+    """
+    head = prefix if prefix is not None else run_id()
+    if attr_type == "text":
+        room = MAX_TEXT - len(head) - 1
+        suffixes = st.text(_KEY_ALPHABET, min_size=1, max_size=min(40, room))
+        decomposed = st.booleans()
+        return st.builds(lambda tail, nfd: f"{head}-{unicodedata.normalize('NFD', tail) if nfd else tail}",
+                         suffixes, decomposed)
+    base = run_number_base(head)
+    if attr_type == "number":
+        return st.integers(0, 10**9).map(lambda n: min(base + n, MAX_NUMBER))
+    if attr_type == "phone_number":
+        return st.integers(0, 10**9).map(lambda n: f"+{base + n}")
+    raise ValueError(f"fresh matching keys exist for text, phone_number and number, not {attr_type!r}")
+
+
+class NearMiss(NamedTuple):
+    """A value that looks like a known key but is not equal to it; `kind` is one of NEAR_MISS_KINDS."""
+
+    kind: str
+    value: Any
+
+
+def _variants(key: Any) -> list[NearMiss]:
+    if isinstance(key, bool):
+        return []
+    if isinstance(key, int):
+        return [NearMiss("type", str(key))]
+    if not isinstance(key, str):
+        return []
+    found = [NearMiss("whitespace", padded) for padded in (key + " ", " " + key, key + "\t", "\u00a0" + key)]
+    if len(key) + 1 > MAX_TEXT:
+        found = []
+    if key.swapcase() != key:
+        found.append(NearMiss("case", key.swapcase()))
+    if key.upper() not in (key, key.swapcase()):
+        found.append(NearMiss("case", key.upper()))
+    for form in ("NFC", "NFD"):
+        normalised = unicodedata.normalize(form, key)
+        if normalised != key and len(normalised) <= MAX_TEXT:
+            found.append(NearMiss(form.lower(), normalised))
+    if key.strip().lstrip("-").isdecimal() and key.strip().isascii():
+        found.append(NearMiss("type", int(key)))
+    return [miss for miss in found if miss.value != key or type(miss.value) is not type(key)]
+
+
+def near_miss_variants(key: Any) -> st.SearchStrategy[NearMiss]:
+    """Near misses of `key` that exact matching must tell apart from it (A3).
+
+    For a string: case flipped or upper-cased, padded with a space, tab or no-break space, the other
+    Unicode normalisation form (when it differs), and the number it spells (when it spells one). For a
+    number: the same digits as a string. Raises ValueError for a key that has none (e.g. `True`).
+    Shrinks towards the first variant listed.
+    """
+    found = _variants(key)
+    if not found:
+        raise ValueError(f"{key!r} has no near-miss variant")
+    return st.sampled_from(found)

@@ -1,0 +1,167 @@
+"""Record bodies for one object and matching attribute: full, partial, null-bearing, invalid, bad key.
+
+Unique attributes other than the matching one get run-prefixed values (text) or values from the run's
+numeric range (number), so they never collide with records this run did not make; collisions among
+the run's own records are left to the caller's model (A8). Attributes of types the contract does not
+cover, and select attributes without options, are left out of every payload.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from hypothesis import strategies as st
+
+from .dispatch import accepted_values, rejected_values
+from .keys import matching_keys, run_id, run_number_base
+from .rejected import Rejected
+from .schemas import Attribute, ObjectSchema
+from .values import MAX_TEXT
+
+__all__ = [
+    "BadMatchingPayload", "InvalidPayload", "bad_matching_payloads", "full_payloads", "invalid_payloads",
+    "null_payloads", "partial_payloads", "value_strategy",
+]
+
+Payload = dict[str, Any]
+
+
+class InvalidPayload(NamedTuple):
+    """A body whose attribute `key` holds the rejected value `rejected.value` (everything else valid)."""
+
+    body: Payload
+    key: str
+    rejected: Rejected
+
+
+class BadMatchingPayload(NamedTuple):
+    """A body whose matching value is `missing`, `null` or `empty` (A7)."""
+
+    body: Payload
+    kind: str
+
+
+def _writable(attr: Attribute) -> bool:
+    return attr.supported and not (attr.type == "select" and not attr.option_ids)
+
+
+def value_strategy(attr: Attribute, *, prefix: str | None = None) -> st.SearchStrategy[Any]:
+    """Accepted values for `attr`; for a unique text, phone or number attribute, run-scoped ones."""
+    if not attr.is_unique:
+        return accepted_values(attr.type, option_ids=attr.option_ids)
+    head = prefix if prefix is not None else run_id()
+    if attr.type == "number":
+        return st.integers(0, 10**9).map(lambda n: run_number_base(head + attr.key) + n)
+    if attr.type == "phone_number":
+        return st.integers(0, 10**9).map(lambda n: f"+{run_number_base(head + attr.key) + n}")
+    room = MAX_TEXT - len(head) - 1
+    return accepted_values("text").map(lambda text: f"{head}-{text}"[: len(head) + 1 + room])
+
+
+class _Plan:
+    """What a payload strategy needs of a schema: the matching attribute and the writable others."""
+
+    def __init__(self, schema: ObjectSchema, matching_attribute: str, keys: st.SearchStrategy[Any] | None,
+                 prefix: str | None) -> None:
+        self.matching = schema.attribute(matching_attribute)
+        if not _writable(self.matching):
+            raise ValueError(f"cannot generate values for the matching attribute {matching_attribute!r} "
+                             f"of type {self.matching.type!r}")
+        self.keys = keys if keys is not None else matching_keys(prefix=prefix, attr_type=self.matching.type)
+        others = [attr for attr in schema.attributes if attr.key != matching_attribute]
+        blocked = [attr.key for attr in others if attr.is_required and not _writable(attr)]
+        if blocked:
+            raise ValueError(f"{schema.slug} requires attributes no payload can fill: {', '.join(blocked)}")
+        self.required = [attr for attr in others if attr.is_required]
+        self.optional = [attr for attr in others if not attr.is_required and _writable(attr)]
+        self.prefix = prefix
+
+    def values(self, attrs: list[Attribute]) -> st.SearchStrategy[Payload]:
+        return st.fixed_dictionaries({attr.key: value_strategy(attr, prefix=self.prefix) for attr in attrs})
+
+    def with_key(self, body: st.SearchStrategy[Payload]) -> st.SearchStrategy[Payload]:
+        return st.builds(lambda key, rest: {self.matching.key: key, **rest}, self.keys, body)
+
+
+def full_payloads(schema: ObjectSchema, matching_attribute: str, *, keys: st.SearchStrategy[Any] | None = None,
+                  prefix: str | None = None) -> st.SearchStrategy[Payload]:
+    """Bodies with a value for every writable attribute, the matching one drawn from `keys`.
+
+    `keys` defaults to fresh `matching_keys()`; pass `st.sampled_from(known)` to target existing records.
+    Shrinks each value towards its type's simplest (empty text, 0, false, the first option).
+    """
+    plan = _Plan(schema, matching_attribute, keys, prefix)
+    return plan.with_key(plan.values(plan.required + plan.optional))
+
+
+def partial_payloads(schema: ObjectSchema, matching_attribute: str, *,
+                     keys: st.SearchStrategy[Any] | None = None,
+                     prefix: str | None = None) -> st.SearchStrategy[Payload]:
+    """Bodies with the matching value, every required attribute, and a random subset of the others.
+
+    Valid for a create and an update alike. Shrinks towards the smallest subset.
+    """
+    plan = _Plan(schema, matching_attribute, keys, prefix)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Payload:
+        chosen = draw(st.lists(st.sampled_from(plan.optional), unique_by=lambda a: a.key)) if plan.optional else []
+        return draw(plan.with_key(plan.values(plan.required + chosen)))
+
+    return build()
+
+
+def null_payloads(schema: ObjectSchema, matching_attribute: str, *, keys: st.SearchStrategy[Any] | None = None,
+                  prefix: str | None = None) -> st.SearchStrategy[Payload]:
+    """Partial bodies in which at least one optional attribute is an explicit `null` (A4: it clears).
+
+    Raises ValueError if the object has no optional attribute besides the matching one.
+    """
+    plan = _Plan(schema, matching_attribute, keys, prefix)
+    if not plan.optional:
+        raise ValueError(f"{schema.slug} has no optional attribute to send as null")
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Payload:
+        nulls = draw(st.lists(st.sampled_from(plan.optional), min_size=1, unique_by=lambda a: a.key))
+        rest = [attr for attr in plan.optional if attr not in nulls]
+        chosen = draw(st.lists(st.sampled_from(rest), unique_by=lambda a: a.key)) if rest else []
+        body = draw(plan.with_key(plan.values(plan.required + chosen)))
+        return {**body, **dict.fromkeys((attr.key for attr in nulls), None)}
+
+    return build()
+
+
+def invalid_payloads(schema: ObjectSchema, matching_attribute: str, *,
+                     keys: st.SearchStrategy[Any] | None = None, prefix: str | None = None,
+                     documented_only: bool = False) -> st.SearchStrategy[InvalidPayload]:
+    """Full bodies with exactly one attribute (possibly the matching one, A14) set to a rejected value.
+
+    Only [D] rejections when `documented_only`. Shrinks towards the first attribute's simplest rejection.
+    """
+    plan = _Plan(schema, matching_attribute, keys, prefix)
+    candidates = [plan.matching, *plan.required, *plan.optional]
+
+    @st.composite
+    def build(draw: st.DrawFn) -> InvalidPayload:
+        body = draw(plan.with_key(plan.values(plan.required + plan.optional)))
+        attr = draw(st.sampled_from(candidates))
+        bad = draw(rejected_values(attr.type, option_ids=attr.option_ids, documented_only=documented_only))
+        return InvalidPayload({**body, attr.key: bad.value}, attr.key, bad)
+
+    return build()
+
+
+def bad_matching_payloads(schema: ObjectSchema, matching_attribute: str, *,
+                          prefix: str | None = None) -> st.SearchStrategy[BadMatchingPayload]:
+    """Partial bodies whose matching value is missing, `null` or `""` (A7: each gives 400)."""
+    plan = _Plan(schema, matching_attribute, None, prefix)
+    rest = plan.values(plan.required + plan.optional)
+    key = plan.matching.key
+
+    def variant(kind: str, body: Payload) -> BadMatchingPayload:
+        if kind == "missing":
+            return BadMatchingPayload({k: v for k, v in body.items() if k != key}, kind)
+        return BadMatchingPayload({**body, key: None if kind == "null" else ""}, kind)
+
+    return st.builds(variant, st.sampled_from(["missing", "null", "empty"]), rest)
