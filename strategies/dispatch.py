@@ -21,22 +21,32 @@ OptionIds = Collection[int]
 
 @dataclass(frozen=True)
 class ValueStrategies:
-    """The strategies of one attribute type, each given the attribute's option ids (empty for most)."""
+    """The strategies of one attribute type, each given the attribute's option ids (empty for most).
+
+    `rejected` also takes `documented_only`: whether to keep only the rejections Zeeg documents ([D]).
+    """
 
     accepted: Callable[[OptionIds], st.SearchStrategy[Any]]
-    rejected: Callable[[OptionIds], st.SearchStrategy[Rejected]]
+    rejected: Callable[[OptionIds, bool], st.SearchStrategy[Rejected]]
 
 
 VALUE_STRATEGIES: Mapping[str, ValueStrategies] = {
-    "text": ValueStrategies(lambda _: good.text_values(), lambda _: bad.rejected_text_values()),
+    "text": ValueStrategies(lambda _: good.text_values(),
+                            lambda _, doc: bad.rejected_text_values(documented_only=doc)),
     "phone_number": ValueStrategies(lambda _: good.phone_number_values(),
-                                    lambda _: bad.rejected_text_values(length_documented=False)),
-    "number": ValueStrategies(lambda _: good.number_values(), lambda _: bad.rejected_number_values()),
-    "checkbox": ValueStrategies(lambda _: good.checkbox_values(), lambda _: bad.rejected_checkbox_values()),
-    "date": ValueStrategies(lambda _: good.date_values(), lambda _: bad.rejected_date_values()),
-    "datetime": ValueStrategies(lambda _: good.datetime_values(), lambda _: bad.rejected_datetime_values()),
-    "select": ValueStrategies(good.select_values, bad.rejected_select_values),
-    "multiselect": ValueStrategies(good.multiselect_values, bad.rejected_multiselect_values),
+                                    lambda _, doc: bad.rejected_text_values(length_documented=False,
+                                                                            documented_only=doc)),
+    "number": ValueStrategies(lambda _: good.number_values(),
+                              lambda _, doc: bad.rejected_number_values(documented_only=doc)),
+    "checkbox": ValueStrategies(lambda _: good.checkbox_values(),
+                                lambda _, doc: bad.rejected_checkbox_values(documented_only=doc)),
+    "date": ValueStrategies(lambda _: good.date_values(), lambda _, doc: bad.rejected_date_values(documented_only=doc)),
+    "datetime": ValueStrategies(lambda _: good.datetime_values(),
+                                lambda _, doc: bad.rejected_datetime_values(documented_only=doc)),
+    "select": ValueStrategies(good.select_values,
+                              lambda ids, doc: bad.rejected_select_values(ids, documented_only=doc)),
+    "multiselect": ValueStrategies(good.multiselect_values,
+                                   lambda ids, doc: bad.rejected_multiselect_values(ids, documented_only=doc)),
 }
 
 #: The attribute types of section 4 that the contract covers (relation, user, status, rating and
@@ -54,15 +64,21 @@ def _strategies(attr_type: str) -> ValueStrategies:
 
 
 def accepted_values(attr_type: str, *, option_ids: OptionIds = ()) -> st.SearchStrategy[Any]:
-    """Non-null values the contract accepts for an attribute of `attr_type` (see each type's strategy)."""
+    """Non-null values the contract accepts for an attribute of `attr_type` (see each type's strategy).
+
+    Shrinks as that type's strategy does. Raises ValueError for a type outside SUPPORTED_TYPES.
+    """
     return _strategies(attr_type).accepted(option_ids)
 
 
 def rejected_values(attr_type: str, *, option_ids: OptionIds = (),
                     documented_only: bool = False) -> st.SearchStrategy[Rejected]:
-    """Values the contract rejects with 400 for `attr_type`; only [D] rejections if `documented_only`."""
-    strategy = _strategies(attr_type).rejected(option_ids)
-    return strategy.filter(lambda rejected: rejected.documented) if documented_only else strategy
+    """Values the contract rejects with 400 for `attr_type`; only [D] rejections if `documented_only`.
+
+    Raises ValueError for a type with no documented rejection (`datetime`) when `documented_only`.
+    Shrinks as that type's `rejected_*_values` strategy does.
+    """
+    return _strategies(attr_type).rejected(option_ids, documented_only)
 
 
 def same_value(attr_type: str, sent: Any, received: Any) -> bool:
@@ -70,7 +86,8 @@ def same_value(attr_type: str, sent: Any, received: Any) -> bool:
 
     Exact for every type, except that a `datetime` may come back in another offset (same instant) and
     a `multiselect` in another order without duplicates (same set of ids); options compare by id, since a
-    response may carry extra fields. `null` equals only `null`.
+    response may carry extra fields. Ids, like every value, compare with their JSON type (`1` is not
+    `true`). `null` equals only `null`.
     """
     if sent is None or received is None:
         return sent is None and received is None
@@ -80,10 +97,16 @@ def same_value(attr_type: str, sent: Any, received: Any) -> bool:
         except (TypeError, ValueError):
             return False
     if attr_type == "select":  # a response may add fields to the option, never change its id
-        return isinstance(received, dict) and isinstance(sent, dict) and received.get("id") == sent.get("id")
+        return isinstance(received, dict) and isinstance(sent, dict) and _id(received) == _id(sent)
     if attr_type == "multiselect":
         try:
-            return {item["id"] for item in sent} == {item["id"] for item in received}
-        except (TypeError, KeyError):
+            return {_id(item) for item in sent} == {_id(item) for item in received}
+        except (TypeError, KeyError, AttributeError):
             return False
     return type(sent) is type(received) and bool(sent == received)
+
+
+def _id(option: Mapping[str, Any]) -> tuple[type, Any]:
+    """An option's id with its type, since `True == 1` in Python but not in JSON."""
+    option_id = option.get("id")
+    return type(option_id), option_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import unicodedata
 from typing import Any, NamedTuple
@@ -49,15 +50,18 @@ def matching_keys(*, prefix: str | None = None, attr_type: str = "text") -> st.S
 
     text: `<run id>-<suffix>`, the suffix arbitrary Unicode (cased, accented, symbols), sometimes in
     decomposed form, at most 255 code points in all. phone_number: `+` and digits after a run-derived
-    number. number: the run's numeric base plus up to 10^9. Shrinks towards `<run id>-` plus one
-    character, or the base itself.
+    number. number: the run's numeric base plus up to 10^9. Raises ValueError for another type, or for
+    a text prefix that leaves no room. Shrinks towards `<run id>-` plus one character, or the base itself.
     """
     head = prefix if prefix is not None else run_id()
     if attr_type == "text":
         room = MAX_TEXT - len(head) - 1
+        if room < 1:
+            raise ValueError(f"a prefix of {len(head)} code points leaves no room in {MAX_TEXT} for a suffix")
         suffixes = st.text(_KEY_ALPHABET, min_size=1, max_size=min(40, room))
         decomposed = st.booleans()
-        return st.builds(lambda tail, nfd: f"{head}-{unicodedata.normalize('NFD', tail) if nfd else tail}",
+        # The decomposed form can be longer than the drawn suffix, so the key is cut back to 255.
+        return st.builds(lambda tail, nfd: f"{head}-{unicodedata.normalize('NFD', tail) if nfd else tail}"[:MAX_TEXT],
                          suffixes, decomposed)
     base = run_number_base(head)
     if attr_type == "number":
@@ -74,6 +78,9 @@ class NearMiss(NamedTuple):
     value: Any
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
 def _variants(key: Any) -> list[NearMiss]:
     if isinstance(key, bool):
         return []
@@ -82,30 +89,37 @@ def _variants(key: Any) -> list[NearMiss]:
     if not isinstance(key, str):
         return []
     found = [NearMiss("whitespace", padded) for padded in (key + " ", " " + key, key + "\t", "\u00a0" + key)]
-    if len(key) + 1 > MAX_TEXT:
-        found = []
     if key.swapcase() != key:
         found.append(NearMiss("case", key.swapcase()))
     if key.upper() not in (key, key.swapcase()):
         found.append(NearMiss("case", key.upper()))
     for form in ("NFC", "NFD"):
         normalised = unicodedata.normalize(form, key)
-        if normalised != key and len(normalised) <= MAX_TEXT:
+        if normalised != key:
             found.append(NearMiss(form.lower(), normalised))
-    if key.strip().lstrip("-").isdecimal() and key.strip().isascii():
-        found.append(NearMiss("type", int(key)))
-    return [miss for miss in found if miss.value != key or type(miss.value) is not type(key)]
+    spelled = key.strip()
+    if _INTEGER.fullmatch(spelled) and abs(int(spelled)) <= MAX_NUMBER:
+        found.append(NearMiss("type", int(spelled)))
+    # A variant the API must reject (over 255 code points: padding, "ß".upper() == "SS", NFD) would test
+    # validation, not matching, so only values the contract accepts are kept.
+    return [miss for miss in found if not (isinstance(miss.value, str) and len(miss.value) > MAX_TEXT)
+            and (miss.value != key or type(miss.value) is not type(key))]
 
 
 def near_miss_variants(key: Any) -> st.SearchStrategy[NearMiss]:
-    """Near misses of `key` that exact matching must tell apart from it (A3).
+    """Near misses of `key` that exact matching must tell apart from it (A3), each at most 255 code points.
 
-    For a string: case flipped or upper-cased, padded with a space, tab or no-break space, the other
-    Unicode normalisation form (when it differs), and the number it spells (when it spells one). For a
-    number: the same digits as a string. Raises ValueError for a key that has none (e.g. `True`).
-    Shrinks towards the first variant listed.
+    For a string: padded with a space, tab or no-break space, case flipped or upper-cased, the other
+    Unicode normalisation form (when it differs), and the number it spells (when it spells one within
+    ±(2^53 − 1)). For a number: the same digits as a string. Each kind the key has is drawn equally
+    often (a string has four paddings but may have one normal form), then one variant of that kind.
+    Raises ValueError for a key that has none (e.g. `True`). Shrinks towards the first variant of the
+    first kind listed (for a string, the key with a trailing space).
     """
     found = _variants(key)
     if not found:
         raise ValueError(f"{key!r} has no near-miss variant")
-    return st.sampled_from(found)
+    by_kind: dict[str, list[NearMiss]] = {}
+    for miss in found:
+        by_kind.setdefault(miss.kind, []).append(miss)
+    return st.sampled_from(list(by_kind.values())).flatmap(st.sampled_from)

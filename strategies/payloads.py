@@ -46,7 +46,12 @@ def _writable(attr: Attribute) -> bool:
 
 
 def value_strategy(attr: Attribute, *, prefix: str | None = None) -> st.SearchStrategy[Any]:
-    """Accepted values for `attr`; for a unique text, phone or number attribute, run-scoped ones."""
+    """Accepted values for `attr`; for a unique text, phone or number attribute, run-scoped ones.
+
+    Run-scoped values are `<run id>-<text>` (at most 255 code points) or, per attribute key, the run's
+    numeric base plus up to 10^9 (phone numbers as `+` and those digits). Shrinks like
+    `accepted_values`, run-scoped values towards `<run id>-` and the base.
+    """
     if not attr.is_unique:
         return accepted_values(attr.type, option_ids=attr.option_ids)
     head = prefix if prefix is not None else run_id()
@@ -115,7 +120,8 @@ def null_payloads(schema: ObjectSchema, matching_attribute: str, *, keys: st.Sea
                   prefix: str | None = None) -> st.SearchStrategy[Payload]:
     """Partial bodies in which at least one optional attribute is an explicit `null` (A4: it clears).
 
-    Raises ValueError if the object has no optional attribute besides the matching one.
+    Raises ValueError if the object has no optional attribute besides the matching one. Shrinks towards
+    one `null` (the first optional attribute) and no other optional value.
     """
     plan = _Plan(schema, matching_attribute, keys, prefix)
     if not plan.optional:
@@ -137,24 +143,37 @@ def invalid_payloads(schema: ObjectSchema, matching_attribute: str, *,
                      documented_only: bool = False) -> st.SearchStrategy[InvalidPayload]:
     """Full bodies with exactly one attribute (possibly the matching one, A14) set to a rejected value.
 
-    Only [D] rejections when `documented_only`. Shrinks towards the first attribute's simplest rejection.
+    Only [D] rejections when `documented_only`, and then only on attributes whose type has one (not
+    `datetime`); raises ValueError if no attribute has. Shrinks towards the simplest rejection of the
+    first such attribute, the matching one if it has any.
     """
     plan = _Plan(schema, matching_attribute, keys, prefix)
-    candidates = [plan.matching, *plan.required, *plan.optional]
+    rejections: dict[str, st.SearchStrategy[Rejected]] = {}
+    for attr in [plan.matching, *plan.required, *plan.optional]:
+        try:
+            rejections[attr.key] = rejected_values(attr.type, option_ids=attr.option_ids,
+                                                   documented_only=documented_only)
+        except ValueError:
+            continue  # every rejection of this type is a reference choice
+    if not rejections:
+        raise ValueError(f"no attribute of {schema.slug} has a documented rejection")
 
     @st.composite
     def build(draw: st.DrawFn) -> InvalidPayload:
         body = draw(plan.with_key(plan.values(plan.required + plan.optional)))
-        attr = draw(st.sampled_from(candidates))
-        bad = draw(rejected_values(attr.type, option_ids=attr.option_ids, documented_only=documented_only))
-        return InvalidPayload({**body, attr.key: bad.value}, attr.key, bad)
+        key = draw(st.sampled_from(list(rejections)))
+        bad = draw(rejections[key])
+        return InvalidPayload({**body, key: bad.value}, key, bad)
 
     return build()
 
 
 def bad_matching_payloads(schema: ObjectSchema, matching_attribute: str, *,
                           prefix: str | None = None) -> st.SearchStrategy[BadMatchingPayload]:
-    """Partial bodies whose matching value is missing, `null` or `""` (A7: each gives 400)."""
+    """Full bodies whose matching value is missing, `null` or `""` (A7: each gives 400).
+
+    Shrinks towards the body without the matching attribute.
+    """
     plan = _Plan(schema, matching_attribute, None, prefix)
     rest = plan.values(plan.required + plan.optional)
     key = plan.matching.key
