@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,12 +64,32 @@ def _strategies(attr_type: str) -> ValueStrategies:
                          f"{', '.join(sorted(SUPPORTED_TYPES))}") from None
 
 
-def accepted_values(attr_type: str, *, option_ids: OptionIds = ()) -> st.SearchStrategy[Any]:
+def accepted_values(attr_type: str, *, option_ids: OptionIds = (),
+                    documented_only: bool = False) -> st.SearchStrategy[Any]:
     """Non-null values the contract accepts for an attribute of `attr_type` (see each type's strategy).
 
-    Shrinks as that type's strategy does. Raises ValueError for a type outside SUPPORTED_TYPES.
+    With `documented_only`, only values whose round trip Zeeg documents: texts in NFC without
+    surrounding white space (exact storage is [R]), integers within ±(2^31 − 1) (the 2^53 range is [R]),
+    and date-times in UTC with whole seconds (the datetime rules are [R]). Shrinks as that type's
+    strategy does. Raises ValueError for a type outside SUPPORTED_TYPES.
     """
-    return _strategies(attr_type).accepted(option_ids)
+    strategy = _strategies(attr_type).accepted(option_ids)
+    if documented_only and attr_type in _DOCUMENTED:
+        return _DOCUMENTED[attr_type]()
+    return strategy
+
+
+def _plain_texts() -> st.SearchStrategy[str]:
+    return good.text_values().map(lambda text: unicodedata.normalize("NFC", text).strip()).filter(
+        lambda text: len(text) <= good.MAX_TEXT)
+
+
+_DOCUMENTED: Mapping[str, Callable[[], st.SearchStrategy[Any]]] = {
+    "text": _plain_texts,
+    "number": lambda: good.number_values(min_value=-(2**31 - 1), max_value=2**31 - 1),
+    "datetime": lambda: st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2099, 12, 30)).map(
+        lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")),
+}
 
 
 def rejected_values(attr_type: str, *, option_ids: OptionIds = (),

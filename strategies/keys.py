@@ -30,10 +30,16 @@ def run_id() -> str:
     return _RUN_ID
 
 
-def run_number_base(prefix: str | None = None) -> int:
-    """A large integer derived from the run id: numbers from it on are this run's numeric keys."""
-    digest = hashlib.sha256((prefix or run_id()).encode()).digest()
-    return 10**12 + int.from_bytes(digest[:6], "big") % (2**52 - 10**12 - 10**9)
+def run_number_base(prefix: str | None = None, *, documented_only: bool = False) -> int:
+    """A large integer derived from the run id: numbers from it on (up to 10^9 more) are this run's.
+
+    Between 10^12 and 2^52, or between 10^8 and 10^9 with `documented_only`, so that the run's numbers
+    stay within ±(2^31 − 1) when only the documented integer range may be relied on.
+    """
+    digest = int.from_bytes(hashlib.sha256((prefix or run_id()).encode()).digest()[:6], "big")
+    if documented_only:
+        return 10**8 + digest % (9 * 10**8)
+    return 10**12 + digest % (2**52 - 10**12 - 10**9)
 
 
 # Letters with a precomposed and a decomposed form, cased letters, digits, separators: every kind of
@@ -45,7 +51,8 @@ _KEY_ALPHABET = st.one_of(
 )
 
 
-def matching_keys(*, prefix: str | None = None, attr_type: str = "text") -> st.SearchStrategy[Any]:
+def matching_keys(*, prefix: str | None = None, attr_type: str = "text",
+                  documented_only: bool = False) -> st.SearchStrategy[Any]:
     """Fresh matching values for an attribute of `attr_type` (text, phone_number or number).
 
     text: `<run id>-<suffix>`, the suffix arbitrary Unicode (cased, accented, symbols), sometimes in
@@ -59,11 +66,12 @@ def matching_keys(*, prefix: str | None = None, attr_type: str = "text") -> st.S
         if room < 1:
             raise ValueError(f"a prefix of {len(head)} code points leaves no room in {MAX_TEXT} for a suffix")
         suffixes = st.text(_KEY_ALPHABET, min_size=1, max_size=min(40, room))
-        decomposed = st.booleans()
+        # Exact matching without normalisation is [R]: documented-only keys stay in NFC.
+        decomposed = st.just(False) if documented_only else st.booleans()
         # The decomposed form can be longer than the drawn suffix, so the key is cut back to 255.
         return st.builds(lambda tail, nfd: f"{head}-{unicodedata.normalize('NFD', tail) if nfd else tail}"[:MAX_TEXT],
                          suffixes, decomposed)
-    base = run_number_base(head)
+    base = run_number_base(head, documented_only=documented_only)
     if attr_type == "number":
         return st.integers(0, 10**9).map(lambda n: min(base + n, MAX_NUMBER))
     if attr_type == "phone_number":

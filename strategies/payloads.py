@@ -4,6 +4,10 @@ Unique attributes other than the matching one get run-prefixed values (text) or 
 numeric range (number), so they never collide with records this run did not make; collisions among
 the run's own records are left to the caller's model (A8). Attributes of types the contract does not
 cover, and select attributes without options, are left out of every payload.
+
+`documented_only=True` (the `documented` contract profile) draws only values whose acceptance and
+round trip Zeeg documents, so that a target is never failed for a reference choice ([R]): see
+`accepted_values`.
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ def _writable(attr: Attribute) -> bool:
     return attr.supported and not (attr.type == "select" and not attr.option_ids)
 
 
-def value_strategy(attr: Attribute, *, prefix: str | None = None) -> st.SearchStrategy[Any]:
+def value_strategy(attr: Attribute, *, prefix: str | None = None,
+                   documented_only: bool = False) -> st.SearchStrategy[Any]:
     """Accepted values for `attr`; for a unique text, phone or number attribute, run-scoped ones.
 
     Run-scoped values are `<run id>-<text>` (at most 255 code points) or, per attribute key, the run's
@@ -53,26 +58,29 @@ def value_strategy(attr: Attribute, *, prefix: str | None = None) -> st.SearchSt
     `accepted_values`, run-scoped values towards `<run id>-` and the base.
     """
     if not attr.is_unique:
-        return accepted_values(attr.type, option_ids=attr.option_ids)
+        return accepted_values(attr.type, option_ids=attr.option_ids, documented_only=documented_only)
     head = prefix if prefix is not None else run_id()
+    base = run_number_base(head + attr.key, documented_only=documented_only)
     if attr.type == "number":
-        return st.integers(0, 10**9).map(lambda n: run_number_base(head + attr.key) + n)
+        return st.integers(0, 10**9).map(lambda n: base + n)
     if attr.type == "phone_number":
-        return st.integers(0, 10**9).map(lambda n: f"+{run_number_base(head + attr.key) + n}")
+        return st.integers(0, 10**9).map(lambda n: f"+{base + n}")
     room = MAX_TEXT - len(head) - 1
-    return accepted_values("text").map(lambda text: f"{head}-{text}"[: len(head) + 1 + room])
+    texts = accepted_values("text", documented_only=documented_only)
+    return texts.map(lambda text: f"{head}-{text}"[: len(head) + 1 + room])
 
 
 class _Plan:
     """What a payload strategy needs of a schema: the matching attribute and the writable others."""
 
     def __init__(self, schema: ObjectSchema, matching_attribute: str, keys: st.SearchStrategy[Any] | None,
-                 prefix: str | None) -> None:
+                 prefix: str | None, documented_only: bool = False) -> None:
         self.matching = schema.attribute(matching_attribute)
         if not _writable(self.matching):
             raise ValueError(f"cannot generate values for the matching attribute {matching_attribute!r} "
                              f"of type {self.matching.type!r}")
-        self.keys = keys if keys is not None else matching_keys(prefix=prefix, attr_type=self.matching.type)
+        self.keys = keys if keys is not None else matching_keys(prefix=prefix, attr_type=self.matching.type,
+                                                                documented_only=documented_only)
         others = [attr for attr in schema.attributes if attr.key != matching_attribute]
         blocked = [attr.key for attr in others if attr.is_required and not _writable(attr)]
         if blocked:
@@ -80,33 +88,36 @@ class _Plan:
         self.required = [attr for attr in others if attr.is_required]
         self.optional = [attr for attr in others if not attr.is_required and _writable(attr)]
         self.prefix = prefix
+        self.documented_only = documented_only
 
     def values(self, attrs: list[Attribute]) -> st.SearchStrategy[Payload]:
-        return st.fixed_dictionaries({attr.key: value_strategy(attr, prefix=self.prefix) for attr in attrs})
+        return st.fixed_dictionaries({attr.key: value_strategy(attr, prefix=self.prefix,
+                                                               documented_only=self.documented_only)
+                                      for attr in attrs})
 
     def with_key(self, body: st.SearchStrategy[Payload]) -> st.SearchStrategy[Payload]:
         return st.builds(lambda key, rest: {self.matching.key: key, **rest}, self.keys, body)
 
 
 def full_payloads(schema: ObjectSchema, matching_attribute: str, *, keys: st.SearchStrategy[Any] | None = None,
-                  prefix: str | None = None) -> st.SearchStrategy[Payload]:
+                  prefix: str | None = None, documented_only: bool = False) -> st.SearchStrategy[Payload]:
     """Bodies with a value for every writable attribute, the matching one drawn from `keys`.
 
     `keys` defaults to fresh `matching_keys()`; pass `st.sampled_from(known)` to target existing records.
     Shrinks each value towards its type's simplest (empty text, 0, false, the first option).
     """
-    plan = _Plan(schema, matching_attribute, keys, prefix)
+    plan = _Plan(schema, matching_attribute, keys, prefix, documented_only)
     return plan.with_key(plan.values(plan.required + plan.optional))
 
 
 def partial_payloads(schema: ObjectSchema, matching_attribute: str, *,
                      keys: st.SearchStrategy[Any] | None = None,
-                     prefix: str | None = None) -> st.SearchStrategy[Payload]:
+                     prefix: str | None = None, documented_only: bool = False) -> st.SearchStrategy[Payload]:
     """Bodies with the matching value, every required attribute, and a random subset of the others.
 
     Valid for a create and an update alike. Shrinks towards the smallest subset.
     """
-    plan = _Plan(schema, matching_attribute, keys, prefix)
+    plan = _Plan(schema, matching_attribute, keys, prefix, documented_only)
 
     @st.composite
     def build(draw: st.DrawFn) -> Payload:
@@ -117,13 +128,13 @@ def partial_payloads(schema: ObjectSchema, matching_attribute: str, *,
 
 
 def null_payloads(schema: ObjectSchema, matching_attribute: str, *, keys: st.SearchStrategy[Any] | None = None,
-                  prefix: str | None = None) -> st.SearchStrategy[Payload]:
+                  prefix: str | None = None, documented_only: bool = False) -> st.SearchStrategy[Payload]:
     """Partial bodies in which at least one optional attribute is an explicit `null` (A4: it clears).
 
     Raises ValueError if the object has no optional attribute besides the matching one. Shrinks towards
     one `null` (the first optional attribute) and no other optional value.
     """
-    plan = _Plan(schema, matching_attribute, keys, prefix)
+    plan = _Plan(schema, matching_attribute, keys, prefix, documented_only)
     if not plan.optional:
         raise ValueError(f"{schema.slug} has no optional attribute to send as null")
 
@@ -147,7 +158,7 @@ def invalid_payloads(schema: ObjectSchema, matching_attribute: str, *,
     `datetime`); raises ValueError if no attribute has. Shrinks towards the simplest rejection of the
     first such attribute, the matching one if it has any.
     """
-    plan = _Plan(schema, matching_attribute, keys, prefix)
+    plan = _Plan(schema, matching_attribute, keys, prefix, documented_only)
     rejections: dict[str, st.SearchStrategy[Rejected]] = {}
     for attr in [plan.matching, *plan.required, *plan.optional]:
         try:
@@ -168,13 +179,13 @@ def invalid_payloads(schema: ObjectSchema, matching_attribute: str, *,
     return build()
 
 
-def bad_matching_payloads(schema: ObjectSchema, matching_attribute: str, *,
-                          prefix: str | None = None) -> st.SearchStrategy[BadMatchingPayload]:
+def bad_matching_payloads(schema: ObjectSchema, matching_attribute: str, *, prefix: str | None = None,
+                          documented_only: bool = False) -> st.SearchStrategy[BadMatchingPayload]:
     """Full bodies whose matching value is missing, `null` or `""` (A7: each gives 400).
 
     Shrinks towards the body without the matching attribute.
     """
-    plan = _Plan(schema, matching_attribute, None, prefix)
+    plan = _Plan(schema, matching_attribute, None, prefix, documented_only)
     rest = plan.values(plan.required + plan.optional)
     key = plan.matching.key
 
