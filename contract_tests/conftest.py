@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from crm_contract.client import ContractClient
 from crm_contract.pytest_plugin import Target
-from crm_contract.workspace import Workspace
+from crm_contract.workspace import CreatedObject, SetupError, Workspace
+from strategies import ObjectDefinition
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,21 @@ def workspace(api: ContractClient) -> Iterator[Workspace]:
     left = made.cleanup()
     if left:
         raise RuntimeError(f"clean-up could not delete: {', '.join(left)}")
+
+
+@pytest.fixture(scope="session")
+def make_object(workspace: Workspace) -> Callable[[ObjectDefinition], CreatedObject]:
+    """Creates a run-made object (deleted again by the run), or fails the test with a set-up message.
+
+    Tests of sections 1, 4 and 5 need objects with attributes of their own, also when the run was given
+    an existing object (`--object`): a target that refuses to create objects cannot run them.
+    """
+
+    def make(definition: ObjectDefinition) -> CreatedObject:
+        try:
+            return workspace.create_object(definition)
+        except SetupError as error:
+            pytest.fail(f"{error}\nThis test creates run-made objects (slug {definition.slug!r}, deleted again "
+                        "by the run); the target must allow POST /crm/objects for it.", pytrace=False)
+
+    return make
