@@ -21,7 +21,10 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class Tokens:
     """Which scopes each bearer token grants; `check` raises the contract's 401 or 403."""
 
-    def __init__(self, tokens: Mapping[str, Iterable[str]] | None) -> None:
+    def __init__(self, tokens: Mapping[str, Iterable[str]] | None, *, require_token: bool = True,
+                 enforce_scopes: bool = True) -> None:
+        # Both stay True but under a fault (section 1, A15).
+        self.require_token, self.enforce_scopes = require_token, enforce_scopes
         source = tokens if tokens is not None else {DEFAULT_WRITE_TOKEN: (READ, WRITE)}
         self._scopes = {token: frozenset(scopes) for token, scopes in source.items() if token}
         unknown = {scope for scopes in self._scopes.values() for scope in scopes} - {READ, WRITE}
@@ -32,11 +35,13 @@ class Tokens:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         scopes = self._scopes.get(token.strip()) if scheme.lower() == "bearer" else None
+        if scopes is None and not header and not self.require_token:
+            return
         if scopes is None:
             raise ApiError(401, "A valid bearer token is required.",
                            headers={"WWW-Authenticate": 'Bearer realm="crm"'})
         needed = READ if request.method in _READ_METHODS else WRITE
-        if needed not in scopes and not (needed == READ and WRITE in scopes):
+        if self.enforce_scopes and needed not in scopes and not (needed == READ and WRITE in scopes):
             raise ApiError(403, f"This token lacks the scope {needed}.")
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -15,10 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import objects, records
+from . import objects
 from .access import RateLimiter, Tokens
 from .errors import ApiError, error_response
-from .faults import Fault, get_fault
+from .faults import get_fault
+from .records import Records, record_json
+from .rules import Rules
 from .store import ObjectDef, RecordRow, Store
 from .wire import json_object, query_int, success
 
@@ -41,23 +45,27 @@ class _AnyMethod(dict[str, "Handler"]):
 
 @dataclass
 class Crm:
-    """What every handler needs: the store and the active fault, if any."""
+    """What every handler needs: the store, and the rules (the contract's, unless a fault changed one)."""
 
     store: Store
-    fault: Fault | None = None
+    rules: Rules = field(default_factory=Rules)
+    read_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def object(self, slug: str) -> ObjectDef:
+    def object(self, slug: str, missing_status: int = 404) -> ObjectDef:
         obj = self.store.get_object(slug)
         if obj is None:
-            raise ApiError(404, f"No object with the slug '{slug}'.")
+            raise ApiError(missing_status, f"No object with the slug '{slug}'.")
         return obj
 
     def custom_object(self, slug: str) -> ObjectDef:
         """An object whose records this server serves: people and companies are out of scope."""
-        obj = self.object(slug)
+        obj = self.object(slug, self.rules.unknown_object_status)
         if obj.is_standard:
             raise ApiError(404, f"Records of the standard object '{slug}' are not served here.")
         return obj
+
+    def records(self, obj: ObjectDef) -> Records:
+        return Records(self.store, obj, self.rules)
 
     def record(self, obj: ObjectDef, record_id: str) -> RecordRow:
         record = self.store.get_record(obj.slug, record_id)
@@ -119,7 +127,7 @@ async def update_attribute(request: Request, crm: Crm) -> Response:
         body = json_object(raw)
         removed = objects.update_attribute(store, obj, attr, body)
         if removed:
-            records.clear_options(store, obj, attr.key, removed)
+            crm.records(obj).clear_options(attr.key, removed)
         return success(200, attribute=objects.attribute_json(attr))
 
 
@@ -131,8 +139,8 @@ async def list_records(request: Request, crm: Crm) -> Response:
         count = query_int(request, "count", 20, 1, 100)
         page = query_int(request, "page", 1, 1)
         total = store.count_records(obj.slug)
-        offset = (page - 1) * count
-        rows = store.list_records(obj.slug, offset, count) if offset < total else []
+        offset = max(0, crm.rules.page_offset(page, count))
+        rows = store.list_records(obj.slug, offset, count, crm.rules.list_newest_first) if offset < total else []
         pages = math.ceil(total / count)
         link = f"/crm/{obj.slug}?page={{}}&count={count}"
         pagination = {
@@ -140,47 +148,64 @@ async def list_records(request: Request, crm: Crm) -> Response:
             "previousPage": link.format(page - 1) if page > 1 else None,
             "nextPage": link.format(page + 1) if page < pages else None,
         }
-        return success(200, collection=[records.record_json(obj, row) for row in rows], pagination=pagination)
+        return success(200, collection=[record_json(obj, row) for row in rows], pagination=pagination)
 
 
 async def create_record(request: Request, crm: Crm) -> Response:
     raw = await request.body()
-    with crm.store.transaction() as store:
+    with crm.store.transaction():
         obj = crm.custom_object(request.path_params["slug"])
         body = json_object(raw)
-        return success(201, record=records.record_json(obj, records.create_record(store, obj, body)))
+        return success(201, record=record_json(obj, crm.records(obj).create(body)))
 
 
 async def assert_record(request: Request, crm: Crm) -> Response:
     raw = await request.body()
-    with crm.store.transaction() as store:
+    matching = request.query_params.get("matchingAttribute")
+    found = None
+    if crm.rules.lookup_pause:  # a fault: the lookup commits, other requests run, then the write
+        with crm.store.transaction():
+            writes = crm.records(crm.custom_object(request.path_params["slug"]))
+            writes.check_matching_attribute(matching)
+            found = writes.matches(matching, writes.validated(json_object(raw)))
+        await asyncio.sleep(crm.rules.lookup_pause)
+    with crm.store.transaction():
         obj = crm.custom_object(request.path_params["slug"])
-        matching = request.query_params.get("matchingAttribute")
         body = json_object(raw)
-        record, created = records.assert_record(store, obj, matching, body)
-        status = 201 if created else 200
-        return success(status, record=records.record_json(obj, record))
+        record, created = crm.records(obj).assert_(matching, body, found)
+        status = crm.rules.create_status if created else crm.rules.update_status
+        return success(status, record=record_json(obj, record))
 
 
 async def get_record(request: Request, crm: Crm) -> Response:
     with crm.store.transaction():
         obj = crm.custom_object(request.path_params["slug"])
-        return success(200, record=records.record_json(obj, crm.record(obj, request.path_params["id"])))
+        record_id = request.path_params["id"]
+        if crm.rules.cache_reads and record_id in crm.read_cache:  # a fault: never invalidated
+            return success(200, record=crm.read_cache[record_id])
+        shown = record_json(obj, crm.record(obj, record_id))
+        if crm.rules.cache_reads:
+            crm.read_cache[record_id] = shown
+        return success(200, record=shown)
 
 
 async def patch_record(request: Request, crm: Crm) -> Response:
     raw = await request.body()
-    with crm.store.transaction() as store:
+    with crm.store.transaction():
         obj = crm.custom_object(request.path_params["slug"])
         record = crm.record(obj, request.path_params["id"])
         body = json_object(raw)
-        return success(200, record=records.record_json(obj, records.patch_record(store, obj, record, body)))
+        return success(200, record=record_json(obj, crm.records(obj).patch(record, body)))
 
 
 async def delete_record(request: Request, crm: Crm) -> Response:
     with crm.store.transaction() as store:
         obj = crm.custom_object(request.path_params["slug"])
-        store.delete_record(crm.record(obj, request.path_params["id"]))
+        record = store.get_record(obj.slug, request.path_params["id"])
+        if record is not None:
+            store.delete_record(record, soft=crm.rules.soft_delete)
+        elif crm.rules.delete_unknown_status == 404:
+            crm.record(obj, request.path_params["id"])  # raises the 404
         return success(200, message="Record deleted.")
 
 
@@ -256,10 +281,14 @@ def create_app(db_path: str = ":memory:", tokens: Mapping[str, Iterable[str]] | 
                fault: str | None = None, rate_limit: float | None = None, *,
                store: Store | None = None) -> Starlette:
     """The reference server. `tokens` maps a bearer token to its scopes (default: one write token)."""
-    crm = Crm(store if store is not None else Store(db_path), get_fault(fault))
+    rules = Rules()
+    chosen = get_fault(fault)
+    if chosen is not None:
+        chosen.apply(rules)
+    crm = Crm(store if store is not None else Store(db_path), rules)
     with crm.store.transaction() as opened:
         objects.ensure_standard_objects(opened)
-    access = Tokens(tokens)
+    access = Tokens(tokens, require_token=rules.require_token, enforce_scopes=rules.enforce_scopes)
     limiter = RateLimiter(rate_limit) if rate_limit is not None else None
     routes = [Route(path, _Endpoint(handlers, crm, access, limiter)) for path, handlers in ROUTES]
     routes.append(Route("/{path:path}", _Endpoint(_AnyMethod(unknown_route), crm, access, limiter)))

@@ -18,8 +18,11 @@ class ApiError(Exception):
         message: str,
         errors: Mapping[str, Sequence[str]] | None = None,
         headers: Mapping[str, str] | None = None,
+        commit: bool = False,
     ) -> None:
         super().__init__(message)
+        # Only a fault sets this: the transaction then keeps what the request wrote before failing.
+        self.commit = commit
         self.status = status
         self.message = message
         self.errors = dict(errors) if errors else None

@@ -6,16 +6,22 @@ is filled by the fault-catalogue work; an unknown name is an error, never silent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from .rules import Rules
 
 __all__ = ["FAULTS", "Fault", "get_fault"]
 
 
 @dataclass(frozen=True)
 class Fault:
+    """A named deviation from one rule: `apply` changes one field of the server's `Rules`."""
+
     name: str
     rule: str
     description: str
+    apply: Callable[[Rules], None]
 
 
 FAULTS: dict[str, Fault] = {}

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS records (
     object_slug TEXT NOT NULL,
     data TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS records_by_object ON records (object_slug, seq);
 CREATE TABLE IF NOT EXISTS record_values (
@@ -107,11 +108,12 @@ class RecordRow:
     data: dict[str, Any]
     created_at: str
     updated_at: str
+    deleted: bool = False
 
 
 def _record(row: sqlite3.Row) -> RecordRow:
     return RecordRow(row["seq"], row["id"], row["object_slug"], json.loads(row["data"]), row["created_at"],
-                     row["updated_at"])
+                     row["updated_at"], bool(row["deleted"]))
 
 
 class Store:
@@ -125,6 +127,9 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(records)")}
+        if "deleted" not in columns:  # a database written before records could be soft-deleted
+            self._db.execute("ALTER TABLE records ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
@@ -195,29 +200,35 @@ class Store:
 
     def get_record(self, slug: str, record_id: str) -> RecordRow | None:
         row = self._db.execute(
-            "SELECT * FROM records WHERE id = ? AND object_slug = ?", (record_id, slug)
+            "SELECT * FROM records WHERE id = ? AND object_slug = ? AND deleted = 0", (record_id, slug)
         ).fetchone()
         return _record(row) if row is not None else None
 
     def count_records(self, slug: str) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM records WHERE object_slug = ?", (slug,)).fetchone()[0])
+        query = "SELECT COUNT(*) FROM records WHERE object_slug = ? AND deleted = 0"
+        return int(self._db.execute(query, (slug,)).fetchone()[0])
 
-    def list_records(self, slug: str, offset: int, limit: int) -> list[RecordRow]:
+    def list_records(self, slug: str, offset: int, limit: int, newest_first: bool = False) -> list[RecordRow]:
+        order = "DESC" if newest_first else "ASC"
         rows = self._db.execute(
-            "SELECT * FROM records WHERE object_slug = ? ORDER BY seq LIMIT ? OFFSET ?", (slug, limit, offset)
+            f"SELECT * FROM records WHERE object_slug = ? AND deleted = 0 ORDER BY seq {order} LIMIT ? OFFSET ?",
+            (slug, limit, offset),
         )
         return [_record(row) for row in rows]
 
     def all_records(self, slug: str) -> list[RecordRow]:
-        rows = self._db.execute("SELECT * FROM records WHERE object_slug = ? ORDER BY seq", (slug,))
+        rows = self._db.execute(
+            "SELECT * FROM records WHERE object_slug = ? AND deleted = 0 ORDER BY seq", (slug,))
         return [_record(row) for row in rows]
 
-    def find_by_value(self, slug: str, key: str, value_key: str) -> list[RecordRow]:
-        """Records of `slug` whose attribute `key` has the value `value_key`, oldest first."""
+    def find_by_value(self, slug: str | None, key: str, value_key: str,
+                      include_deleted: bool = False) -> list[RecordRow]:
+        """Records of `slug` (of every object if None) whose attribute `key` has `value_key`, oldest first."""
         rows = self._db.execute(
             "SELECT r.* FROM record_values v JOIN records r ON r.seq = v.record_seq"
-            " WHERE v.object_slug = ? AND v.attr_key = ? AND v.value_key = ? ORDER BY v.record_seq",
-            (slug, key, value_key),
+            " WHERE (v.object_slug = ? OR ? IS NULL) AND v.attr_key = ? AND v.value_key = ?"
+            " AND (r.deleted = 0 OR ?) ORDER BY v.record_seq",
+            (slug, slug, key, value_key, include_deleted),
         )
         return [_record(row) for row in rows]
 
@@ -233,15 +244,24 @@ class Store:
 
     def update_record(self, record: RecordRow, value_keys: dict[str, str]) -> None:
         self._db.execute(
-            "UPDATE records SET data = ?, updated_at = ? WHERE seq = ?",
-            (json.dumps(record.data, ensure_ascii=False), record.updated_at, record.seq),
+            "UPDATE records SET id = ?, data = ?, created_at = ?, updated_at = ? WHERE seq = ?",
+            (record.id, json.dumps(record.data, ensure_ascii=False), record.created_at, record.updated_at,
+             record.seq),
         )
         self._db.execute("DELETE FROM record_values WHERE record_seq = ?", (record.seq,))
         self._write_values(record, value_keys)
 
-    def delete_record(self, record: RecordRow) -> None:
+    def delete_record(self, record: RecordRow, soft: bool = False) -> None:
+        """Remove a record; `soft` (a fault) only hides it, and its values stay matchable."""
+        if soft:
+            self._db.execute("UPDATE records SET deleted = 1 WHERE seq = ?", (record.seq,))
+            return
         self._db.execute("DELETE FROM record_values WHERE record_seq = ?", (record.seq,))
         self._db.execute("DELETE FROM records WHERE seq = ?", (record.seq,))
+
+    def restore_record(self, record: RecordRow) -> None:
+        self._db.execute("UPDATE records SET deleted = 0 WHERE seq = ?", (record.seq,))
+        record.deleted = False
 
     def _write_values(self, record: RecordRow, value_keys: dict[str, str]) -> None:
         self._db.executemany(
