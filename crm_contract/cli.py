@@ -1,8 +1,9 @@
 """The ``crm-contract`` command: ``serve`` the reference server as a mock, ``run`` the contract suite.
 
-Exit codes: 0 all contract tests pass; 1 a contract test failed; 2 usage or configuration error (one
-clear line on stderr, never a traceback); 3 inconclusive (the run was interrupted or pytest failed
-internally).
+Exit codes of ``run``: 0 every contract clause holds; 1 a contract clause was violated; 2 usage or
+configuration error: an unreachable URL, a rejected token, an unknown object (one clear line on stderr,
+never a traceback); 3 inconclusive: the target kept answering 429, 5xx or nothing, so no verdict was
+possible (also an interrupted run, or pytest failing internally).
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from typing import Any
 import click
 
 from crm_contract import __version__
-from crm_contract.probe import TargetUnusable, probe
+from crm_contract.client import TargetInconclusive
+from crm_contract.outcomes import FAILED, INCONCLUSIVE, OK, USAGE, check_target
+from crm_contract.probe import TargetUnusable
 from crm_contract.pytest_plugin import CONTRACT_PROFILES, READ_SCOPES, WRITE_SCOPES, embedded_tokens
 from reference_server import DEFAULT_WRITE_TOKEN
 
 __all__ = ["main"]
 
-OK, FAILED, USAGE, INCONCLUSIVE = 0, 1, 2, 3
-# pytest's exit codes: 0 ok, 1 tests failed, 2 interrupted, 3 internal error, 4 usage error, 5 no tests.
+# pytest's exit codes: 0 ok, 1 tests failed, 2 interrupted, 3 internal error (or, from the plugin,
+# every failure inconclusive), 4 usage error (or, from the plugin, an unusable target), 5 no tests.
 PYTEST_EXIT = {0: OK, 1: FAILED, 2: INCONCLUSIVE, 3: INCONCLUSIVE, 4: USAGE, 5: INCONCLUSIVE}
 HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
 
@@ -37,6 +40,12 @@ class ConfigError(click.ClickException):
     """Bad input or an unusable target: reported in one line, exit code 2."""
 
     exit_code = USAGE
+
+
+class Inconclusive(click.ClickException):
+    """The target kept answering 429, 5xx or nothing before any test ran: one line, exit code 3."""
+
+    exit_code = INCONCLUSIVE
 
 
 class RateLimit(click.ParamType):
@@ -217,7 +226,9 @@ def announce(
 @click.option(
     "--base-url",
     metavar="URL",
-    help="The API to check, ending in /v2 (default: the embedded reference server on a free loopback port).",
+    envvar="PYTEST_BASE_URL",
+    help="The API to check, ending in /v2 [env PYTEST_BASE_URL] (default: the embedded reference server on a "
+    "free loopback port).",
 )
 @click.option("--token", envvar="ZEEG_API_TOKEN", help="Token with crm:write [env ZEEG_API_TOKEN].")
 @click.option(
@@ -254,7 +265,11 @@ def run(
     report_dir: str | None,
     pytest_args: tuple[str, ...],
 ) -> int:
-    """Run the contract suite against a target; exit 0 pass, 1 fail, 2 usage, 3 inconclusive."""
+    """Run the contract suite against a target.
+
+    Exit 0 every clause holds, 1 a clause was violated, 2 usage or configuration error, 3 inconclusive
+    (the target kept answering 429, 5xx or nothing).
+    """
     if bool(object_slug) != bool(matching_attribute):
         raise ConfigError("--object and --matching-attribute go together: give both or neither")
     if read_token is not None and read_token == token:
@@ -313,9 +328,11 @@ def run_suite(
     args: list[str],
 ) -> int:
     try:
-        probe(base_url, token, read_token, object_slug, matching_attribute)
+        check_target(base_url, token, read_token, object_slug, matching_attribute)
     except TargetUnusable as error:
         raise ConfigError(str(error)) from None
+    except TargetInconclusive as error:
+        raise Inconclusive(str(error)) from None
     click.echo(f"crm-contract: checking {base_url} (contract profile {profile})")
     # A fresh interpreter: pytest must import (and rewrite) the suite before anything else imports it.
     command = [
@@ -350,7 +367,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(error.format_message(), err=True)
         return USAGE
     except click.ClickException as error:
-        click.echo(f"crm-contract: error: {one_line(error.format_message())}", err=True)
+        label = "inconclusive" if isinstance(error, Inconclusive) else "error"
+        message = one_line(error.format_message())
+        if isinstance(error, click.NoSuchOption) and error.ctx is not None and error.ctx.command is run:
+            message += " (options for pytest go after --: crm-contract run -- -k NAME)"
+        click.echo(f"crm-contract: {label}: {message}", err=True)
         return error.exit_code
     except click.Abort:
         click.echo("crm-contract: interrupted", err=True)

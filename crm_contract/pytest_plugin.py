@@ -7,6 +7,12 @@ It lives in the package, not in a conftest, so that the installed ``crm-contract
 The target is chosen by options, like pytest-base-url: ``--base-url`` (or ``PYTEST_BASE_URL``, or the
 ini key ``base_url``) with ``--token`` (or ``ZEEG_API_TOKEN``). Without a base URL the session starts
 the embedded reference server on a free loopback port and targets it.
+
+Exit statuses are those of ``crm-contract run``, under plain pytest too: 0 every test passed, 1 a
+contract test failed, 3 inconclusive (the only failures were tests the target left without a verdict,
+see ``crm_contract.outcomes``; they are reported as INCONCLUSIVE, with the reason). A wrong URL, token
+or object ends the session with pytest's own usage-error status, 4, which ``crm-contract run`` reports
+as 2.
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ import os
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from crm_contract.probe import TargetUnusable, probe
+from crm_contract.client import TargetInconclusive
+from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
+from crm_contract.probe import TargetUnusable
+from crm_contract.traffic import Traffic
 
 __all__ = ["CONTRACT_PROFILES", "CustomObject", "CustomObjects", "Target", "describe"]
 
@@ -34,7 +43,9 @@ WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
 # settings (derandomized, no example database) and is the one Hypothesis loads by itself under CI.
 # The explain phase replays a failure many times over the network for little gain, and short
 # sequences shrink fast: most assert bugs show within a few steps, `thorough` goes deeper.
-_FAST = {"deadline": None, "phases": [p for p in Phase if p is not Phase.explain], "report_multiple_bugs": False}
+_FAST: dict[str, Any] = {
+    "deadline": None, "phases": [p for p in Phase if p is not Phase.explain], "report_multiple_bugs": False
+}
 settings.register_profile("dev", max_examples=10, stateful_step_count=15, **_FAST)
 settings.register_profile("ci", settings.get_profile("ci"), max_examples=50, stateful_step_count=20, **_FAST)
 settings.register_profile(
@@ -55,6 +66,7 @@ class Target:
     object_slug: str | None = None
     matching_attribute: str | None = None
     timeout: float = 15.0
+    traffic: Traffic | None = field(default=None, repr=False, compare=False)
 
     @property
     def strict(self) -> bool:
@@ -67,7 +79,10 @@ class Target:
         if not anonymous:
             headers["Authorization"] = f"Bearer {token or self.token}"
         return httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(self.timeout, connect=5.0)
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout, connect=5.0),
+            event_hooks=self.traffic.event_hooks() if self.traffic else None,
         )
 
 
@@ -161,7 +176,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("base_url", "base URL of the API under test, ending in /v2", default=None)
 
 
+_OUTCOME = pytest.StashKey[RunOutcome]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    outcome = config.stash[_OUTCOME] = RunOutcome()
+    config.pluginmanager.register(outcome, "crm-contract-outcome")
     for line in (
         "rule(*ids): the contract rules a test checks, e.g. rule('A1')",
         "documented: checks documented [D] behaviour only; runs under every contract profile",
@@ -174,7 +194,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     where = _base_url(config) or "the embedded reference server"
-    return f"crm-contract: target {where}, contract profile {config.getoption('contract_profile')}"
+    seed = config.getoption("--hypothesis-seed", None)  # so that a failing run can be repeated
+    header = (f"crm-contract: target {where}, contract profile {config.getoption('contract_profile')}, "
+              f"hypothesis profile {settings.get_current_profile_name()}")
+    return header if seed is None else f"{header}, seed {seed}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -199,6 +222,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         "contract_profile": config.getoption("contract_profile"),
         "object_slug": config.getoption("crm_object"),
         "matching_attribute": config.getoption("matching_attribute"),
+        "traffic": config.stash[_OUTCOME].traffic,
     }
     token = config.getoption("token") or os.environ.get("ZEEG_API_TOKEN")
     read_token = config.getoption("read_token") or os.environ.get("ZEEG_API_READ_TOKEN")
@@ -207,9 +231,11 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         if not token:
             pytest.exit(f"a token is needed for {base_url}: --token or ZEEG_API_TOKEN", returncode=4)
         try:  # a wrong URL or token is a set-up error, not a failure of every test
-            probe(base_url, token, read_token, options["object_slug"], options["matching_attribute"])
+            check_target(base_url, token, read_token, options["object_slug"], options["matching_attribute"])
         except TargetUnusable as error:
             pytest.exit(str(error), returncode=4)
+        except TargetInconclusive as error:
+            pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
         yield Target(base_url, token, read_token, **options)
         return
     from crm_contract.embedded import EmbeddedServer  # only when no target was given

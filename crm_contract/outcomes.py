@@ -1,0 +1,144 @@
+"""How a run ends: the exit codes, the pre-flight check of a target, and telling inconclusive from failed.
+
+A test is inconclusive when it ended because the target kept answering 429, gateway errors or not at
+all (`TargetInconclusive`, possibly wrapped by Hypothesis in an exception group or a Flaky error) and no
+check failed along the way. A run whose only failures are inconclusive gives no verdict: exit code 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import httpx
+import pytest
+
+from crm_contract.client import ContractClient, TargetInconclusive
+from crm_contract.probe import probe
+from crm_contract.traffic import Traffic
+
+__all__ = ["FAILED", "INCONCLUSIVE", "OK", "USAGE", "RunOutcome", "check_target", "inconclusive_reason"]
+
+OK, FAILED, USAGE, INCONCLUSIVE = 0, 1, 2, 3
+
+
+def check_target(
+    base_url: str, token: str, read_token: str | None, object_slug: str | None, matching_attribute: str | None
+) -> None:
+    """Check the target before any test runs.
+
+    Raises `TargetInconclusive` (exit 3) when the target is there but keeps answering 429, 5xx or
+    nothing, so that a busy or failing target is not mistaken for a wrong configuration; then probes
+    it (`crm_contract.probe`), which raises `TargetUnusable` (exit 2) for an unreachable URL, a rejected
+    token or a missing object.
+    """
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+        status = _first_status(http)
+        if status is not None and (status == 429 or status >= 500):
+            # Busy or failing: wait it out as the suite would (Retry-After, or backoff with jitter).
+            status = ContractClient(http).get("/crm/objects").status_code
+            if status >= 500:
+                raise TargetInconclusive(f"GET /crm/objects: the target answered {status}, twice")
+    probe(base_url, token, read_token, object_slug, matching_attribute)
+
+
+def _first_status(http: httpx.Client) -> int | None:
+    """The status of `GET /crm/objects`, or None when it could not be sent (the probe then says why)."""
+    for _ in range(2):
+        try:
+            return http.get("/crm/objects").status_code
+        except httpx.ReadTimeout:  # connected, then no answer: the target is there but not answering
+            continue
+        except httpx.HTTPError:
+            return None
+    raise TargetInconclusive("GET /crm/objects: the target accepted the connection but did not answer "
+                             "within 15 s, twice")
+
+
+def inconclusive_reason(error: BaseException, tripped: str | None = None) -> str | None:
+    """Why a test that raised `error` is inconclusive, or None if it failed (or erred) for real.
+
+    Looks through causes, contexts and exception groups: inconclusive when a `TargetInconclusive` is
+    among them, or when the target was found unavailable during the test (`tripped`, the breaker's
+    reason: Hypothesis may then end with an error of its own, as a replay stops where the first run
+    went on), and no check failed (no `AssertionError` or `pytest.fail`), so that a contract failure is
+    never hidden by an outage that followed it, e.g. during clean-up.
+    """
+    found: list[TargetInconclusive] = []
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, AssertionError | pytest.fail.Exception):
+            return None
+        if isinstance(current, TargetInconclusive):
+            found.append(current)
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    if found:
+        return str(found[-1])  # the deepest: the first outage, not the clean-up after it
+    return f"{tripped}; then {type(error).__name__}" if tripped else None
+
+
+class RunOutcome:
+    """The pytest hooks that sort failures into inconclusive and failed, and report both.
+
+    Registered by the plugin once per session. An inconclusive test keeps pytest's outcome "failed"
+    (junit.xml shows it so), but the terminal lists it as INCONCLUSIVE with its reason, and when every
+    failure of the session was inconclusive the exit status is 3 rather than 1.
+    """
+
+    def __init__(self) -> None:
+        self.traffic = Traffic()
+        self.inconclusive: list[tuple[str, str]] = []
+        self.failed = 0
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self) -> Generator[None]:
+        self.traffic.arm()
+        try:
+            return (yield)
+        finally:
+            self.traffic.disarm()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
+                                                                                  pytest.TestReport]:
+        report = yield
+        if report.failed and call.excinfo is not None:
+            tripped = self.traffic.tripped_in_last_test if call.when == "call" else None
+            reason = inconclusive_reason(call.excinfo.value, tripped)
+            if reason is not None:
+                report.crm_inconclusive = reason  # type: ignore[attr-defined]
+        return report
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, tuple[str, Any]] | None:
+        if getattr(report, "crm_inconclusive", None):
+            return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
+        return None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            reason = getattr(report, "crm_inconclusive", None)
+            if reason:
+                self.inconclusive.append((report.nodeid, reason))
+            else:
+                self.failed += 1
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if session.exitstatus == pytest.ExitCode.TESTS_FAILED and self.inconclusive and not self.failed:
+            session.exitstatus = INCONCLUSIVE
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.inconclusive:
+            terminalreporter.write_sep("=", "inconclusive: the target left these tests without a verdict",
+                                       yellow=True)
+            for nodeid, reason in self.inconclusive:
+                terminalreporter.write_line(f"INCONCLUSIVE {nodeid} - {reason}")
+        if self.traffic.sent:
+            terminalreporter.write_line(f"crm-contract: {self.traffic.summary()}")
