@@ -1,4 +1,7 @@
-"""The ``crm-contract`` command: help, ``serve`` as a real subprocess, ``run`` and its exit codes."""
+"""The ``crm-contract`` command: help, ``serve`` as a real subprocess, ``run``'s options and usage errors.
+
+Runs of the suite against correct, faulty and unusable targets are in ``test_suite_run.py``.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import crm_contract
 from crm_contract.embedded import free_port
-from reference_server import DEFAULT_WRITE_TOKEN, create_app
+from reference_server import DEFAULT_WRITE_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
@@ -211,65 +212,40 @@ def test_unusable_db_is_one_line_and_exit_2(tmp_path: Path, db: str) -> None:
     assert "database" in one_error_line(result)
 
 
-def test_run_against_the_embedded_server_passes(tmp_path: Path) -> None:
-    result = cli("run", "--hypothesis-profile", "dev", "--report-dir", str(tmp_path / "report"))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "passed" in result.stdout
-    assert (tmp_path / "report" / "junit.xml").is_file()
-
-
-def test_run_against_a_closed_port_is_one_line_and_exit_2() -> None:
+def test_run_without_a_token_for_a_base_url_is_one_line_and_exit_2() -> None:
     url = f"http://127.0.0.1:{free_port()}/v2"
-    result = cli("run", "--base-url", url, "--token", "anything")
+    result = cli("run", "--base-url", url, env={"ZEEG_API_TOKEN": ""})
     assert result.returncode == 2
-    assert "cannot reach" in one_error_line(result)
-    without_token = cli("run", "--base-url", url, env={"ZEEG_API_TOKEN": ""})
-    assert without_token.returncode == 2
-    assert "token" in one_error_line(without_token)
+    assert "--token or ZEEG_API_TOKEN" in one_error_line(result)
 
 
-def test_run_with_a_rejected_token_is_one_line_and_exit_2() -> None:
-    with serving() as base_url:
-        result = cli("run", "--base-url", base_url, "--token", "wrong")
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--base-url", "ftp://example.com/v2", "--token", "t"], "http:// or https://"),
+        (["--token", "same", "--read-token", "same"], "--read-token must differ"),
+        (["--matching-attribute", "sku"], "go together"),
+        (["--profile", "lenient"], "'lenient' is not one of"),
+        (["--hypothesis-profile", "quick"], "'quick' is not one of"),
+        (["--seed", "abc"], "'abc' is not a valid integer"),
+        (["-k", "a1"], "options for pytest go after --"),
+    ],
+    ids=["scheme", "same-tokens", "attribute-alone", "profile", "hypothesis-profile", "seed", "pytest-option"],
+)
+def test_bad_run_options_are_one_line_and_exit_2(args: list[str], expected: str) -> None:
+    result = cli("run", *args)
     assert result.returncode == 2
-    assert "401" in one_error_line(result)
+    assert expected in one_error_line(result)
 
 
-def never_updates(app: ASGIApp) -> ASGIApp:
-    """A broken target: every successful assert answers 201, as if it always created (breaks A2, A5)."""
-
-    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_created(message: Message) -> None:
-            if (
-                scope["type"] == "http"
-                and scope["method"] == "PUT"
-                and message["type"] == "http.response.start"
-            ):
-                message = {**message, "status": 201 if message["status"] == 200 else message["status"]}
-            await send(message)
-
-        await app(scope, receive, send_created)
-
-    return broken
-
-
-def test_run_against_a_broken_target_fails_with_exit_1() -> None:
-    app = never_updates(create_app(tokens={DEFAULT_WRITE_TOKEN: ["crm:read", "crm:write"]}))
-    server = uvicorn.Server(uvicorn.Config(app, port=free_port(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            assert thread.is_alive(), "the broken target did not start"
-            time.sleep(0.01)
-        base_url = f"http://127.0.0.1:{server.config.port}/v2"
-        options = ["--token", DEFAULT_WRITE_TOKEN, "--hypothesis-profile", "dev", "--exitfirst"]
-        result = cli("run", "--base-url", base_url, *options, "--", "-k", "updates_that_record")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "A2" in result.stdout, result.stdout
+def test_run_passes_its_options_to_the_suite(tmp_path: Path) -> None:
+    result = cli(
+        "run", "--profile", "documented", "--hypothesis-profile", "ci", "--seed", "7", "--exitfirst",
+        "--report-dir", str(tmp_path / "report"), "--", "-k", "no_test_has_this_name",
+    )  # fmt: skip
+    header = "contract profile documented, hypothesis profile ci, seed 7"
+    assert header in result.stdout, result.stdout + result.stderr
+    assert (tmp_path / "report" / "junit.xml").is_file()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,225 @@
+"""`crm-contract run` end to end: the verdict and exit code against correct, faulty and unusable targets.
+
+Each run is a real subprocess against a real server on a loopback port (the faulty ones come from
+`faulty_apps`); the dev Hypothesis profile and a `-k` selection keep the runs against faulty targets
+short, and one run checks the whole suite against the embedded reference server. The last test runs
+the suite on an object that someone else owns and proves that it leaves that object and its records
+exactly as they were, and nothing of its own behind.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from faulty_apps import FAULTY_APPS, READ_TOKEN, Served, reference_app
+
+from crm_contract.embedded import free_port
+from reference_server import DEFAULT_WRITE_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = Path(sys.executable).with_name("crm-contract")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract.cli"]
+PLAIN_PYTEST = [sys.executable, "-m", "pytest", "--pyargs", "contract_tests", "-p", "crm_contract.pytest_plugin"]
+DEV = ["--hypothesis-profile", "dev"]
+TOKEN = ["--token", DEFAULT_WRITE_TOKEN]
+AUTH = {"Authorization": f"Bearer {DEFAULT_WRITE_TOKEN}"}
+# One test that asserts (the stateful machine on a unique key): enough for a run that cannot give a verdict.
+ONE_MACHINE = "test_assert_machine and not non-unique"
+
+
+def run(*args: str, command: list[str] = COMMAND, env: dict[str, str] | None = None,
+        ) -> subprocess.CompletedProcess[str]:
+    outside = ("ZEEG_API_TOKEN", "ZEEG_API_READ_TOKEN", "PYTEST_BASE_URL", "CRM_CONTRACT_RUN_ID")
+    environment = {key: value for key, value in os.environ.items() if key not in outside}
+    return subprocess.run([*command, *args], cwd=ROOT, env={**environment, **(env or {})}, capture_output=True,
+                          text=True, timeout=240, check=False)
+
+
+def shown(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-8000:]}\n--- stderr\n{result.stderr[-3000:]}"
+
+
+def one_line(result: subprocess.CompletedProcess[str], label: str) -> str:
+    """The single line a run that stops before any test prints on stderr."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, shown(result)
+    assert lines[0].startswith(f"crm-contract: {label}: "), shown(result)
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def reference() -> Iterator[str]:
+    """A correct reference server (write and read-only tokens) for runs that stop before any test."""
+    with Served(reference_app()) as served:
+        yield served.base_url
+
+
+def serve_faulty(name: str) -> Served:
+    return Served(FAULTY_APPS[name][1](reference_app()))
+
+
+# Verdicts ---------------------------------------------------------------------------------------------------
+
+
+def test_the_whole_suite_passes_against_the_embedded_server(tmp_path: Path) -> None:
+    result = run("run", *DEV, "--report-dir", str(tmp_path / "report"))
+    assert result.returncode == 0, shown(result)
+    assert re.search(r"\d+ passed", result.stdout) and " failed" not in result.stdout, shown(result)
+    assert re.search(r"crm-contract: \d+ requests sent to the target", result.stdout), shown(result)
+    assert (tmp_path / "report" / "junit.xml").is_file()
+
+
+@pytest.mark.parametrize(("name", "selection"), [("update-answers-201", "a2"), ("case-insensitive-matching", "a3")])
+def test_a_violated_rule_exits_1_and_names_the_rule_with_its_requests(name: str, selection: str) -> None:
+    rule = FAULTY_APPS[name][0]
+    with serve_faulty(name) as served, ThreadPoolExecutor(2) as pool:
+        runner = pool.submit(run, "run", "--base-url", served.base_url, *TOKEN, *DEV, "--exitfirst", "--",
+                             "-k", selection)
+        plain = pool.submit(run, "--base-url", served.base_url, *DEV, "-x", "-k", selection, command=PLAIN_PYTEST,
+                            env={"ZEEG_API_TOKEN": DEFAULT_WRITE_TOKEN}).result()
+        result = runner.result()
+    assert result.returncode == 1, shown(result)
+    message = re.search(rf"AssertionError: \[{rule}\b.*\n(?:E .*\n)+", result.stdout)
+    assert message, f"no failure names [{rule}]\n{shown(result)}"
+    # the requests and responses that break the rule: method, path and body, then status and body
+    assert re.search(r"> PUT /v2/crm/\S+\?matchingAttribute=\S+ \{.*\}\nE +< 20[01] \{", message.group()), shown(result)
+    assert plain.returncode == 1 and f"[{rule}" in plain.stdout, shown(plain)  # plain pytest: the same verdict
+
+
+@pytest.mark.parametrize("name", ["always-429", "always-503"])
+def test_a_target_that_never_answers_is_inconclusive_before_any_test(name: str) -> None:
+    with serve_faulty(name) as served:
+        result = run("run", "--base-url", served.base_url, *TOKEN, *DEV)
+    assert result.returncode == 3, shown(result)
+    assert "kept answering" in one_line(result, "inconclusive")
+
+
+def test_tests_the_target_leaves_without_a_verdict_are_inconclusive_not_failed() -> None:
+    with serve_faulty("put-503") as served, ThreadPoolExecutor(2) as pool:  # both mostly wait out 503s
+        runner = pool.submit(run, "run", "--base-url", served.base_url, *TOKEN, *DEV, "--", "-k", ONE_MACHINE)
+        plain = pool.submit(run, "--base-url", served.base_url, *DEV, "-k", ONE_MACHINE, command=PLAIN_PYTEST,
+                            env={"ZEEG_API_TOKEN": DEFAULT_WRITE_TOKEN}).result()
+        result = runner.result()
+    assert result.returncode == 3, shown(result)
+    assert re.search(r"INCONCLUSIVE contract_tests/test_assert_machine\.py::\S+ - .*503 to PUT /v2/crm/",
+                     result.stdout), shown(result)
+    assert re.search(r"\b1 inconclusive\b", result.stdout) and " failed" not in result.stdout, shown(result)
+    assert re.search(r"\d+ answered 502/503/504", result.stdout), shown(result)
+    assert plain.returncode == 3, shown(plain)
+    assert "INCONCLUSIVE contract_tests/test_assert_machine.py::" in plain.stdout, shown(plain)
+
+
+# Usage and configuration errors -----------------------------------------------------------------------------
+
+
+def test_a_rejected_token_is_one_line_and_exit_2(reference: str) -> None:
+    result = run("run", "--base-url", reference, "--token", "not-a-token", *DEV)
+    assert result.returncode == 2, shown(result)
+    assert "401" in one_line(result, "error")
+
+
+def test_a_read_only_write_token_is_one_line_and_exit_2(reference: str) -> None:
+    result = run("run", "--base-url", reference, "--token", DEFAULT_WRITE_TOKEN, "--read-token", "unknown-reader")
+    assert result.returncode == 2, shown(result)
+    assert "--read-token" in one_line(result, "error")
+
+
+def test_an_unreachable_url_is_one_line_and_exit_2() -> None:
+    result = run("run", "--base-url", f"http://127.0.0.1:{free_port()}/v2", *TOKEN)
+    assert result.returncode == 2, shown(result)
+    assert "cannot reach" in one_line(result, "error")
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (["--object", "no-such-object", "--matching-attribute", "external_id"], "no object 'no-such-object'"),
+        (["--object", "people", "--matching-attribute", "no_such_key"], "no attribute 'no_such_key'"),
+        (["--object", "people"], "--object and --matching-attribute go together"),
+    ],
+    ids=["unknown-object", "unknown-attribute", "object-alone"],
+)
+def test_an_unknown_object_or_attribute_is_one_line_and_exit_2(
+    reference: str, options: list[str], expected: str
+) -> None:
+    result = run("run", "--base-url", reference, *TOKEN, *options)
+    assert result.returncode == 2, shown(result)
+    assert expected in one_line(result, "error")
+
+
+def test_the_base_url_comes_from_pytest_base_url(reference: str) -> None:
+    result = run("run", "--token", "not-a-token", env={"PYTEST_BASE_URL": reference})
+    assert result.returncode == 2, shown(result)
+    assert reference in one_line(result, "error")
+
+
+# An object someone else owns ------------------------------------------------------------------------------------
+
+FOREIGN_RUN = "ccf0e1d2"  # the run's id: its keys are "ccf0e1d2-<suffix>"
+FOREIGN_ATTRIBUTES = [
+    {"label": "External Id", "type": "text", "isRequired": False, "isUnique": True},
+    {"label": "Name", "type": "text", "isRequired": False},
+    {"label": "Amount", "type": "number", "isRequired": False, "isUnique": True},
+    {"label": "Closed", "type": "checkbox", "isRequired": False},
+    {"label": "Stage", "type": "select", "isRequired": False,
+     "options": [{"value": "Open", "color": "#22aa22"}, {"value": "Won", "color": "#2222aa"}]},
+]
+# Values that look like the run's own: its bare id, another run's keys, case and space variants of them.
+FOREIGN_RECORDS: list[dict[str, Any]] = [
+    {"external_id": FOREIGN_RUN, "name": f"{FOREIGN_RUN}-0", "amount": 1, "closed": False},
+    {"external_id": "ccf0e1d3-0", "name": "another run's key", "amount": 2, "stage": {"id": 1}},
+    {"external_id": "CCF0E1D3-a", "name": "a case variant of another run's key", "closed": True},
+    {"external_id": "ccf0e1d3-é", "amount": 3},
+    {"external_id": "legacy-42", "name": "a record of the source system", "amount": 4, "closed": True},
+    {"name": "no matching value at all"},
+]
+
+
+def every_record(http: httpx.Client, slug: str) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        body = http.get(f"/crm/{slug}", params={"page": page, "count": 100}).json()
+        records.extend(body["collection"])
+        if page >= body["pagination"]["totalPages"]:
+            return records
+        page += 1
+
+
+def test_a_run_on_someone_elses_object_leaves_it_as_it_was() -> None:
+    with Served(reference_app()) as served, httpx.Client(base_url=served.base_url, headers=AUTH) as http:
+        slug = "deals"
+        made = http.post("/crm/objects", json={"slug": slug, "singularName": "Deal", "pluralName": "Deals"})
+        assert made.status_code == 201, made.text
+        for attribute in FOREIGN_ATTRIBUTES:
+            assert http.post(f"/crm/objects/{slug}/attributes", json=attribute).status_code == 201
+        ids = []
+        for body in FOREIGN_RECORDS:
+            created = http.post(f"/crm/{slug}", json=body)
+            assert created.status_code == 201, created.text
+            ids.append(created.json()["record"]["id"])
+        before_object = http.get(f"/crm/objects/{slug}").content
+        before = {record_id: http.get(f"/crm/{slug}/{record_id}").content for record_id in ids}
+        objects_before = http.get("/crm/objects").json()["objects"]
+
+        result = run("run", "--base-url", served.base_url, *TOKEN, "--read-token", READ_TOKEN, "--object", slug,
+                     "--matching-attribute", "external_id", *DEV, env={"CRM_CONTRACT_RUN_ID": FOREIGN_RUN})
+
+        after = {record_id: http.get(f"/crm/{slug}/{record_id}").content for record_id in ids}
+        left = every_record(http, slug)
+        after_object = http.get(f"/crm/objects/{slug}").content
+        objects_after = http.get("/crm/objects").json()["objects"]
+    assert result.returncode == 0, shown(result)
+    assert after == before, "the run changed records it did not create"
+    assert [record["id"] for record in left] == ids, f"the run left records behind: {left}"
+    assert after_object == before_object, "the run changed the object"
+    assert objects_after == objects_before, "the run left objects behind"
