@@ -45,3 +45,12 @@ def make_object(workspace: Workspace) -> Callable[[ObjectDefinition], CreatedObj
                         "by the run); the target must allow POST /crm/objects for it.", pytrace=False)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Focused rule checks first, the stateful machine last: the first verdict comes quickest.
+
+    A focused test fails within a few requests and shrinks in seconds; the machine is the broad net
+    for what only a sequence reveals, and it shrinks over many more requests.
+    """
+    items.sort(key=lambda item: "test_assert_machine" in item.nodeid)

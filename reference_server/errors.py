@@ -23,6 +23,8 @@ class ApiError(Exception):
         super().__init__(message)
         # Only a fault sets this: the transaction then keeps what the request wrote before failing.
         self.commit = commit
+        # The valid part of a rejected body, for the one fault that writes it anyway.
+        self.valid_part: dict[str, object] = {}
         self.status = status
         self.message = message
         self.errors = dict(errors) if errors else None

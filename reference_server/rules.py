@@ -66,5 +66,5 @@ class Rules:
     list_newest_first: bool = False
     page_offset: Callable[[int, int], int] = field(default=lambda page, count: (page - 1) * count)
     keep_created_at: bool = True
-    updated_at_from_created: bool = False
+    updated_at_shift_hours: float = 0.0
     cache_reads: bool = False

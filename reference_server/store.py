@@ -138,8 +138,9 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as error:
+                # Only a fault marks an error `commit`: its request keeps what it wrote (breaking A10).
+                self._db.execute("COMMIT" if getattr(error, "commit", False) else "ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
