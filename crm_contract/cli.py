@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from crm_contract import __version__
+from crm_contract import __version__, zoo
 from crm_contract.client import TargetInconclusive
 from crm_contract.outcomes import FAILED, INCONCLUSIVE, OK, USAGE, check_target
 from crm_contract.probe import TargetUnusable
@@ -357,6 +357,10 @@ def run_suite(
         click.echo("crm-contract: interrupted", err=True)
         return INCONCLUSIVE
     return PYTEST_EXIT.get(code, INCONCLUSIVE)
+
+
+cli.add_command(zoo.faults)
+cli.add_command(zoo.zoo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
