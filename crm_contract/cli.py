@@ -246,7 +246,7 @@ def announce(
 @click.option(
     "--hypothesis-profile",
     type=click.Choice(HYPOTHESIS_PROFILES),
-    help="Examples per test: dev (10), ci (50, derandomized), thorough (1000) [default: ci in CI, else dev].",
+    help="Examples per test: dev (10), ci (50, derandomized), thorough (200) [default: ci in CI, else dev].",
 )
 @click.option("--seed", type=int, help="Hypothesis seed, to repeat a run (the ci profile is derandomized).")
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failing test.")
