@@ -185,7 +185,10 @@ class AssertMachine(RuleBasedStateMachine):
         prediction = self.model.predict_assert(self.key, body)
         if prediction.outcome == "update" and prediction.record is record:
             raise AssertionError("the model matched a near miss: strategies and model disagree")
-        self.assert_body(body, Prediction(prediction.outcome, "A3", prediction.record, prediction.detail))
+        # A near miss that no record holds exactly must create (A3); one that another record holds
+        # exactly is an ordinary update of that record.
+        rule_name = "A3" if prediction.outcome == "create" else prediction.rule
+        self.assert_body(body, Prediction(prediction.outcome, rule_name, prediction.record, prediction.detail))
 
     @rule(data=st.data())
     def assert_an_empty_or_missing_matching_value(self, data: st.DataObject) -> None:

@@ -41,8 +41,9 @@ def probe(
 
 def _get(http: httpx.Client, path: str, token: str, base_url: str) -> httpx.Response:
     """A GET that waits out a few 429s (Retry-After, at most 10 s in all)."""
-    waited = 0.0
+    waited, attempts = 0.0, 0
     while True:
+        attempts += 1
         try:
             response = http.get(path, headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as error:
@@ -51,7 +52,7 @@ def _get(http: httpx.Client, path: str, token: str, base_url: str) -> httpx.Resp
             ) from None
         retry_after = response.headers.get("Retry-After", "1")
         delay = float(retry_after) if retry_after.isdigit() else 1.0
-        if response.status_code != 429 or waited + delay > 10:
+        if response.status_code != 429 or waited + delay > 10 or attempts >= 5:  # Retry-After: 0 must end too
             return response
         time.sleep(delay)
         waited += delay
