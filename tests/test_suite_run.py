@@ -223,3 +223,19 @@ def test_a_run_on_someone_elses_object_leaves_it_as_it_was() -> None:
     assert [record["id"] for record in left] == ids, f"the run left records behind: {left}"
     assert after_object == before_object, "the run changed the object"
     assert objects_after == objects_before, "the run left objects behind"
+
+
+def test_a_run_on_an_object_whose_matching_attribute_is_required_passes() -> None:
+    """Every record of such an object holds a matching value; tests that need one without it adapt or skip."""
+    with Served(reference_app()) as served, httpx.Client(base_url=served.base_url, headers=AUTH) as http:
+        slug = "tickets"
+        made = http.post("/crm/objects", json={"slug": slug, "singularName": "Ticket", "pluralName": "Tickets"})
+        assert made.status_code == 201, made.text
+        for attribute in [{"label": "Ref", "type": "text", "isRequired": True, "isUnique": True},
+                          {"label": "Title", "type": "text", "isRequired": False},
+                          {"label": "Priority", "type": "number", "isRequired": False}]:
+            assert http.post(f"/crm/objects/{slug}/attributes", json=attribute).status_code == 201
+
+        result = run("run", "--base-url", served.base_url, *TOKEN, "--read-token", READ_TOKEN, "--object", slug,
+                     "--matching-attribute", "ref", *DEV)
+    assert result.returncode == 0, shown(result)
