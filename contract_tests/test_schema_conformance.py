@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import requests
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
@@ -36,7 +38,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import CoverageScenario
 
 from contract import OPENAPI_PATH
-from crm_contract.client import ContractClient
+from crm_contract.client import RETRIED_STATUSES, ContractClient, TargetInconclusive, retry_delay
 from crm_contract.pytest_plugin import Target
 from crm_contract.workspace import CreatedObject, Workspace
 from strategies import AttributeDefinition, ObjectDefinition, run_id
@@ -250,10 +252,36 @@ def test_every_operation_conforms_to_the_openapi_document(case: schemathesis.Cas
     if case.meta is not None and case.meta.generation.mode.is_positive:
         fit_positive(case, scope)
     scope.guard(case)
+    headers = {"Authorization": f"Bearer {target.token}"}
+    response = answered(case, target.base_url, headers)
     try:
-        response = case.call_and_validate(base_url=target.base_url,
-                                          headers={"Authorization": f"Bearer {target.token}"})
+        case.validate_response(response, headers=headers, transport_kwargs={"base_url": target.base_url,
+                                                                            "headers": headers})
     except FailureGroup as failures:
         raise AssertionError(f"[section 1] {case.method} {case.operation.path}: the answer does not conform to "
                              f"contract/openapi.yaml\n{failures.message}") from None
     note(case, response, scope)
+
+
+def answered(case: schemathesis.Case, base_url: str, headers: dict[str, str], *, attempts: int = 6,
+             max_wait: float = 60.0) -> Any:
+    """The target's answer to `case`, once it gives one: a 429, gateway error or dropped connection is
+    waited out as the suite's client does, and if it goes on the test is inconclusive, not failed."""
+    waited = 0.0
+    for attempt in range(1, attempts + 1):
+        try:
+            response = case.call(base_url=base_url, headers=headers)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            status, reason, retry_after = None, f"{type(error).__name__}", None
+        else:
+            if response.status_code not in RETRIED_STATUSES:
+                return response
+            status, reason = response.status_code, f"{response.status_code} from the target"
+            retry_after = next(iter(response.headers.get("retry-after") or []), None)  # lowercase keys, lists
+        delay = retry_delay(status, retry_after, attempt, max_wait)
+        if attempt == attempts or waited + delay > max_wait:
+            break
+        time.sleep(delay)
+        waited += delay
+    raise TargetInconclusive(f"{case.method} {case.formatted_path}: the target kept answering {reason} "
+                             f"({attempt} attempts, {waited:.0f} s waited)")

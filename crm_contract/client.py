@@ -19,10 +19,24 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ContractClient", "Exchange", "Stats", "TargetInconclusive"]
+__all__ = ["RETRIED_STATUSES", "ContractClient", "Exchange", "Stats", "TargetInconclusive", "retry_delay"]
 
 _UNSET: Any = object()
-_RETRIED_STATUSES = frozenset({502, 503, 504})
+# Answers that carry no verdict: waited out and sent again.
+RETRIED_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def retry_delay(status: int | None, retry_after: str | None, attempt: int, max_wait: float) -> float:
+    """Seconds to wait before sending again: a 429's `Retry-After`, else backoff with full jitter.
+
+    The backoff is up to 0.25 s, 0.5 s, 1 s, … capped at 8 s; `status` None is a failed connection.
+    """
+    if status == 429 and retry_after:
+        try:
+            return min(max(float(retry_after), 0.0), max_wait)
+        except ValueError:
+            pass
+    return random.uniform(0, min(8.0, 0.25 * 2 ** (attempt - 1)))
 
 
 class TargetInconclusive(Exception):
@@ -85,16 +99,15 @@ class ContractClient:
             try:
                 response = self.http.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as error:
-                reason, delay = f"{type(error).__name__}: {error}", self._backoff(attempt)
+                reason, delay = f"{type(error).__name__}: {error}", retry_delay(None, None, attempt, self.max_wait)
             else:
-                self.stats.by_status[response.status_code] = self.stats.by_status.get(response.status_code, 0) + 1
-                if response.status_code == 429:
-                    reason, delay = "429 Too Many Requests", self._retry_after(response, attempt)
-                elif response.status_code in _RETRIED_STATUSES:
-                    reason, delay = f"{response.status_code} from the target", self._backoff(attempt)
-                else:
+                status = response.status_code
+                self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+                if status not in RETRIED_STATUSES:
                     self._record(method, response, json if json is not _UNSET else _UNSET)
                     return response
+                reason = "429 Too Many Requests" if status == 429 else f"{status} from the target"
+                delay = retry_delay(status, response.headers.get("Retry-After"), attempt, self.max_wait)
             if attempt >= self.max_attempts or waited + delay > self.max_wait:
                 self.stats.inconclusive += 1
                 raise TargetInconclusive(f"{method} {path}: the target kept answering {reason} "
@@ -141,17 +154,3 @@ class ContractClient:
         self.transcript.append(exchange)
         for listener in self._listeners:
             listener.append(exchange)
-
-    # Waiting --------------------------------------------------------------------------------------
-
-    def _retry_after(self, response: httpx.Response, attempt: int) -> float:
-        value = response.headers.get("Retry-After", "")
-        try:
-            return min(max(float(value), 0.0), self.max_wait)
-        except ValueError:
-            return self._backoff(attempt)
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        """Exponential backoff with full jitter: up to 0.25 s, 0.5 s, 1 s, … capped at 8 s."""
-        return random.uniform(0, min(8.0, 0.25 * 2 ** (attempt - 1)))

@@ -118,6 +118,15 @@ def test_tests_the_target_leaves_without_a_verdict_are_inconclusive_not_failed()
     assert "INCONCLUSIVE contract_tests/test_assert_machine.py::" in plain.stdout, shown(plain)
 
 
+def test_a_conformance_case_the_target_leaves_without_a_verdict_is_inconclusive_not_failed() -> None:
+    with serve_faulty("put-503") as served:  # schemathesis sends these cases itself, not through the client
+        result = run("run", "--base-url", served.base_url, *TOKEN, *DEV, "--", "-k", "conforms and PUT")
+    assert result.returncode == 3, shown(result)
+    assert re.search(r"INCONCLUSIVE contract_tests/test_schema_conformance\.py::\S+ - PUT /crm/\S+: "
+                     r"the target kept answering 503", result.stdout), shown(result)
+    assert " failed" not in result.stdout, shown(result)
+
+
 # Usage and configuration errors -----------------------------------------------------------------------------
 
 
