@@ -218,6 +218,15 @@ class Arena:
         self.created(response, rule, log)
 
 
+    def rejection_changed_nothing(self, known: dict[str, Any] | None, body: dict[str, Any], log: Sequence[Exchange],
+                                  what: str) -> None:
+        """A10 after a rejected assert: the record it aimed at (`known`) is as it was, or none was created."""
+        if known is not None:
+            self.unchanged([known], "A10", log, what=what)
+        else:
+            self.nothing_created(body, "A10", log)
+
+
 class Arenas:
     """The objects of one test module: made on first use (unique or non-unique matching), or `--object`."""
 

@@ -246,10 +246,7 @@ def test_a6_a_missing_unknown_or_system_matching_attribute_is_rejected(arenas: A
         known = arena.created(arena.assert_record(body), "A1", log) if existing else None
         response = arena.api.put(arena.path, json=body, params=params)
         error_of(response, 400, "A6", log, strict=arena.strict)
-        if known is not None:
-            arena.unchanged([known], "A10", log, what=f"a rejected assert (matchingAttribute {problem})")
-        else:
-            arena.nothing_created(body, "A10", log)
+        arena.rejection_changed_nothing(known, body, log, f"a rejected assert (matchingAttribute {problem})")
 
 
 # A7 -------------------------------------------------------------------------------------------------

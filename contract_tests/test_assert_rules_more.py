@@ -182,10 +182,7 @@ def test_a10_a_rejected_assert_changes_nothing(arenas: Arenas, data: st.DataObje
             fail("A14" if problem == "a rejected value" else "section 4", f"{problem} ({detail}) answered "
                  f"{response.status_code}, expected 400", log)
         error_of(response, 400, "A10", log, strict=arena.strict)
-        if known is not None:
-            arena.unchanged([known], "A10", log, what=f"a rejected assert ({problem}: {detail})")
-        else:
-            arena.nothing_created(good, "A10", log)
+        arena.rejection_changed_nothing(known, good, log, f"a rejected assert ({problem}: {detail})")
 
 
 # A12 ------------------------------------------------------------------------------------------------
