@@ -1,7 +1,8 @@
 """Checks as plain functions of one shape: each names its contract rule and shows the exchanges.
 
-A failing check raises `AssertionError` with a message that starts with the rule (`[A2]`, `[section 5]`)
-and ends with the requests and responses that led to it, oldest first.
+A failing check raises `ContractViolation` (an `AssertionError`) with a message that starts with the rule
+(`[A2]`, `[section 5]`) and ends with the requests and responses that led to it, oldest first; the
+exception carries the same as data, and the expected and observed status where a check compares one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, NoReturn
 import httpx
 
 from crm_contract.client import Exchange
+from crm_contract.violations import ContractViolation
 from strategies import ObjectSchema, same_value
 
 __all__ = [
@@ -33,14 +35,17 @@ def render(exchanges: Sequence[Exchange], limit: int = 40) -> str:
     return "requests and responses, oldest first:\n" + head + "\n".join(ex.render() for ex in shown)
 
 
-def fail(rule: str, message: str, exchanges: Sequence[Exchange]) -> NoReturn:
-    raise AssertionError(f"[{rule}] {message}\n{render(exchanges)}")
+def fail(rule: str, message: str, exchanges: Sequence[Exchange], *, expected: Any = None,
+         observed: Any = None) -> NoReturn:
+    raise ContractViolation(rule, message, exchanges, f"[{rule}] {message}\n{render(exchanges)}",
+                            expected=expected, observed=observed)
 
 
 def envelope_of(response: httpx.Response, status: int, rule: str, exchanges: Sequence[Exchange]) -> dict[str, Any]:
     """The success envelope of `response`, which must have HTTP `status` (section 1)."""
     if response.status_code != status:
-        fail(rule, f"expected HTTP {status}, got {response.status_code}", exchanges)
+        fail(rule, f"expected HTTP {status}, got {response.status_code}", exchanges, expected={"status": status},
+             observed={"status": response.status_code})
     try:
         body = response.json()
     except ValueError:
@@ -54,7 +59,8 @@ def error_of(response: httpx.Response, status: int, rule: str, exchanges: Sequen
              *, strict: bool) -> None:
     """`response` must be the error `status`; under the strict profile also the error envelope [R]."""
     if response.status_code != status:
-        fail(rule, f"expected HTTP {status}, got {response.status_code}", exchanges)
+        fail(rule, f"expected HTTP {status}, got {response.status_code}", exchanges, expected={"status": status},
+             observed={"status": response.status_code})
     if not strict:
         return
     try:
@@ -107,4 +113,5 @@ def record_agrees(record: dict[str, Any], expected: dict[str, Any], schema: Obje
                  "where unset)", exchanges)
         got, want = attributes.get(attr.key), expected.get(attr.key)
         if not same_value(attr.type, want, got):
-            fail(rule, f"record {record.get('id')}: {attr.key!r} is {got!r}, expected {want!r}", exchanges)
+            fail(rule, f"record {record.get('id')}: {attr.key!r} is {got!r}, expected {want!r}", exchanges,
+                 expected={attr.key: want}, observed={attr.key: got})

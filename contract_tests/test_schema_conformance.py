@@ -38,8 +38,9 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import CoverageScenario
 
 from contract import OPENAPI_PATH
-from crm_contract.client import RETRIED_STATUSES, ContractClient, TargetInconclusive, retry_delay
+from crm_contract.client import RETRIED_STATUSES, ContractClient, Exchange, TargetInconclusive, retry_delay
 from crm_contract.pytest_plugin import Target
+from crm_contract.violations import ContractViolation
 from crm_contract.workspace import CreatedObject, Workspace
 from strategies import AttributeDefinition, ObjectDefinition, run_id
 
@@ -258,9 +259,21 @@ def test_every_operation_conforms_to_the_openapi_document(case: schemathesis.Cas
         case.validate_response(response, headers=headers, transport_kwargs={"base_url": target.base_url,
                                                                             "headers": headers})
     except FailureGroup as failures:
-        raise AssertionError(f"[section 1] {case.method} {case.operation.path}: the answer does not conform to "
-                             f"contract/openapi.yaml\n{failures.message}") from None
+        detail = f"{case.method} {case.operation.path}: the answer does not conform to contract/openapi.yaml"
+        raise ContractViolation("section 1", detail, [exchange_of(case, response)],
+                                f"[section 1] {detail}\n{failures.message}",
+                                observed={"status": response.status_code}) from None
     note(case, response, scope)
+
+
+def exchange_of(case: schemathesis.Case, response: Any) -> Exchange:
+    """The request schemathesis sent and the answer, as the suite's own client records them."""
+    try:
+        body: Any = json.loads(response.content)
+    except ValueError:
+        body = response.content.decode("utf-8", "replace")
+    sent = case.body if isinstance(case.body, dict | list | str | int | float | bool) or case.body is None else None
+    return Exchange(case.method, response.request.path_url, sent, response.status_code, body)
 
 
 def answered(case: schemathesis.Case, base_url: str, headers: dict[str, str], *, attempts: int = 6,

@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import click
 
 from crm_contract import __version__, zoo
 from crm_contract.client import TargetInconclusive
-from crm_contract.outcomes import FAILED, INCONCLUSIVE, OK, USAGE, check_target
+from crm_contract.outcomes import CLOCK_START, FAILED, INCONCLUSIVE, OK, USAGE, check_target
 from crm_contract.probe import TargetUnusable
 from crm_contract.pytest_plugin import CONTRACT_PROFILES, READ_SCOPES, WRITE_SCOPES, embedded_tokens
 from reference_server import DEFAULT_WRITE_TOKEN
@@ -270,6 +271,7 @@ def run(
     Exit 0 every clause holds, 1 a clause was violated, 2 usage or configuration error, 3 inconclusive
     (the target kept answering 429, 5xx or nothing).
     """
+    started = os.environ.get(CLOCK_START) or repr(time.time())  # the suite's clock starts with this command
     if bool(object_slug) != bool(matching_attribute):
         raise ConfigError("--object and --matching-attribute go together: give both or neither")
     if read_token is not None and read_token == token:
@@ -298,7 +300,7 @@ def run(
         if not token:
             raise ConfigError(f"a token is needed for {base_url}: --token or ZEEG_API_TOKEN")
         return run_suite(
-            base_url.rstrip("/"), token, read_token, profile, object_slug, matching_attribute, args
+            base_url.rstrip("/"), token, read_token, profile, object_slug, matching_attribute, args, started
         )
     from crm_contract.embedded import EmbeddedServer
 
@@ -312,7 +314,7 @@ def run(
         raise ConfigError(f"the embedded reference server could not start: {error}") from None
     try:
         return run_suite(
-            server.base_url, write_token, read_only_token, profile, object_slug, matching_attribute, args
+            server.base_url, write_token, read_only_token, profile, object_slug, matching_attribute, args, started
         )
     finally:
         server.stop()
@@ -326,6 +328,7 @@ def run_suite(
     object_slug: str | None,
     matching_attribute: str | None,
     args: list[str],
+    started: str,
 ) -> int:
     try:
         check_target(base_url, token, read_token, object_slug, matching_attribute)
@@ -347,7 +350,7 @@ def run_suite(
         base_url,
         *args,
     ]
-    env = {**os.environ, "ZEEG_API_TOKEN": token}  # tokens go through the environment, not argv
+    env = {**os.environ, "ZEEG_API_TOKEN": token, CLOCK_START: started}  # tokens in the environment, not argv
     env.pop("ZEEG_API_READ_TOKEN", None)
     if read_token:
         env["ZEEG_API_READ_TOKEN"] = read_token

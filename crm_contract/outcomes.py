@@ -7,6 +7,8 @@ check failed along the way. A run whose only failures are inconclusive gives no 
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -16,8 +18,13 @@ import pytest
 from crm_contract.client import ContractClient, TargetInconclusive
 from crm_contract.probe import probe
 from crm_contract.traffic import Traffic
+from crm_contract.violations import ContractViolation
 
-__all__ = ["FAILED", "INCONCLUSIVE", "OK", "USAGE", "RunOutcome", "check_target", "inconclusive_reason"]
+__all__ = ["CLOCK_START", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "RunOutcome", "check_target", "inconclusive_reason"]
+
+# When the run started (seconds since the epoch), set by a runner that starts pytest in a subprocess
+# (`crm-contract run`, the zoo), so that "first violation after N s" counts from the user's command.
+CLOCK_START = "CRM_CONTRACT_CLOCK_START"
 
 OK, FAILED, USAGE, INCONCLUSIVE = 0, 1, 2, 3
 
@@ -97,6 +104,28 @@ class RunOutcome:
         self.traffic = Traffic()
         self.inconclusive: list[tuple[str, str]] = []
         self.failed = 0
+        self.started = _clock_start()
+        self.running: str | None = None  # the node id of the test running now
+        # The first violation any check raised: seconds since the start, its rule, the test. Hypothesis
+        # shrinks after it, so the failure is reported later; this is when the suite found the bug.
+        self.first_violation: tuple[float, str, str] | None = None
+        ContractViolation.listeners.append(self._violation)
+
+    def close(self) -> None:
+        if self._violation in ContractViolation.listeners:
+            ContractViolation.listeners.remove(self._violation)
+
+    def _violation(self, violation: ContractViolation) -> None:
+        if self.first_violation is None:
+            self.first_violation = (time.time() - self.started, violation.rule, self.running or "?")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.running = item.nodeid
+        try:
+            return (yield)
+        finally:
+            self.running = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self) -> Generator[None]:
@@ -142,3 +171,17 @@ class RunOutcome:
                 terminalreporter.write_line(f"INCONCLUSIVE {nodeid} - {reason}")
         if self.traffic.sent:
             terminalreporter.write_line(f"crm-contract: {self.traffic.summary()}")
+        if self.first_violation is not None:
+            seconds, rule, nodeid = self.first_violation
+            terminalreporter.write_line(f"crm-contract: first contract violation found after {seconds:.1f} s "
+                                        f"([{rule}] in {nodeid})")
+
+    def pytest_unconfigure(self) -> None:
+        self.close()
+
+
+def _clock_start() -> float:
+    try:
+        return float(os.environ[CLOCK_START])
+    except (KeyError, ValueError):
+        return time.time()

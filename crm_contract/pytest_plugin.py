@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,7 @@ from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
 from crm_contract.probe import TargetUnusable
 from crm_contract.traffic import Traffic
 
-__all__ = ["CONTRACT_PROFILES", "CustomObject", "CustomObjects", "Target", "describe"]
+__all__ = ["CONTRACT_PROFILES", "Target"]
 
 CONTRACT_PROFILES = ("strict", "documented")
 READ_SCOPES = frozenset({"crm:read"})
@@ -85,76 +84,6 @@ class Target:
             timeout=httpx.Timeout(self.timeout, connect=5.0),
             event_hooks=self.traffic.event_hooks() if self.traffic else None,
         )
-
-
-@dataclass(frozen=True)
-class CustomObject:
-    """A custom object made for one example: its slug and its attribute keys, in creation order."""
-
-    slug: str
-    keys: tuple[str, ...]
-
-
-class CustomObjects:
-    """Creates custom objects with run-unique slugs (``cc-<8 hex>``) and deletes them again."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self._client = client
-        self._live: set[str] = set()
-
-    @contextmanager
-    def new(self, *attributes: Mapping[str, Any]) -> Iterator[CustomObject]:
-        """An object with the given attribute bodies, deleted (with its records) on exit."""
-        obj = self.create(*attributes)
-        try:
-            yield obj
-        finally:
-            self.delete(obj.slug)
-
-    def create(self, *attributes: Mapping[str, Any]) -> CustomObject:
-        for _ in range(3):  # a slug collision with another run is unlikely; retry it anyway
-            slug = f"cc-{secrets.token_hex(4)}"
-            body = {"slug": slug, "singularName": f"Contract {slug}", "pluralName": f"Contract {slug}s"}
-            response = self._client.post("/crm/objects", json=body)
-            if response.status_code != 409:
-                break
-        if response.status_code != 201:
-            raise AssertionError(f"set-up: could not create a custom object\n{describe(response)}")
-        self._live.add(slug)
-        keys = []
-        for attribute in attributes:
-            response = self._client.post(f"/crm/objects/{slug}/attributes", json=dict(attribute))
-            if response.status_code != 201:
-                raise AssertionError(f"set-up: could not create an attribute\n{describe(response)}")
-            keys.append(response.json()["attribute"]["key"])
-        return CustomObject(slug, tuple(keys))
-
-    def delete(self, slug: str) -> None:
-        response = self._client.delete(f"/crm/objects/{slug}")
-        if response.status_code not in (200, 404):
-            raise AssertionError(f"clean-up: could not delete {slug}\n{describe(response)}")
-        self._live.discard(slug)
-
-    def close(self) -> None:
-        """Delete whatever an interrupted example left behind."""
-        for slug in sorted(self._live):
-            self.delete(slug)
-
-
-def describe(*responses: httpx.Response, limit: int = 2000) -> str:
-    """The requests and responses of an exchange, as text for an assertion message."""
-    return "\n".join(_describe_one(response, limit) for response in responses)
-
-
-def _describe_one(response: httpx.Response, limit: int) -> str:
-    request = response.request
-    sent = request.content.decode("utf-8", "replace") if request.content else ""
-    received = response.text
-    if len(received) > limit:
-        received = received[:limit] + f"... ({len(response.text)} characters)"
-    if len(sent) > limit:
-        sent = sent[:limit] + f"... ({len(sent)} characters)"
-    return f"  > {request.method} {request.url}\n  > {sent}\n  < {response.status_code}\n  < {received}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -263,18 +192,3 @@ def embedded_tokens(token: str | None, read_token: str | None) -> tuple[str, str
     if read_only_token == write_token:
         raise ValueError("the read-only token must differ from the write token")
     return write_token, read_only_token
-
-
-@pytest.fixture(scope="session")
-def client(target: Target) -> Iterator[httpx.Client]:
-    """An ``httpx.Client`` to the target with the write token (session scope: keep-alive)."""
-    with target.client() as http:
-        yield http
-
-
-@pytest.fixture(scope="session")
-def custom_objects(client: httpx.Client) -> Iterator[CustomObjects]:
-    """Makes run-unique custom objects; anything an interrupted example left is deleted at the end."""
-    factory = CustomObjects(client)
-    yield factory
-    factory.close()

@@ -256,3 +256,15 @@ def test_run_passes_its_options_to_the_suite(tmp_path: Path) -> None:
 def test_run_maps_pytest_outcomes_to_exit_codes(extra: list[str], code: int) -> None:
     result = cli("run", "--hypothesis-profile", "dev", "--", *extra)
     assert result.returncode == code, result.stdout + result.stderr
+
+
+def test_the_zoo_matrix_shows_when_a_violation_was_found_and_reported() -> None:
+    from crm_contract.zoo import CORRECT, Outcome, format_matrix
+
+    matrix = format_matrix([Outcome(CORRECT, "-", "passed", seconds=20.0),
+                            Outcome("a", "A1", "killed", "test_a1", "A1", 12.0, 3, found=2.0),
+                            Outcome("b", "A2", "killed", "test_a2", "A2", 6.0, 2, found=4.0),
+                            Outcome("c", "A3", "killed", "test_set_up", "A3", 9.0, 1)])
+    assert "found" in matrix.splitlines()[0] and "reported" in matrix.splitlines()[0]
+    assert matrix.splitlines()[-1] == ("killed 3 of 3 faults; median time to the first failure 4.0 s, to the "
+                                       "shrunk report 9.0 s (wall time from the start of the run)")

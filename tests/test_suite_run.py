@@ -88,10 +88,12 @@ def test_a_violated_rule_exits_1_and_names_the_rule_with_its_requests(name: str,
                             env={"ZEEG_API_TOKEN": DEFAULT_WRITE_TOKEN}).result()
         result = runner.result()
     assert result.returncode == 1, shown(result)
-    message = re.search(rf"AssertionError: \[{rule}\b.*\n(?:E .*\n)+", result.stdout)
+    message = re.search(rf"ContractViolation: \[{rule}\b.*\n(?:E .*\n)+", result.stdout)
     assert message, f"no failure names [{rule}]\n{shown(result)}"
     # the requests and responses that break the rule: method, path and body, then status and body
     assert re.search(r"> PUT /v2/crm/\S+\?matchingAttribute=\S+ \{.*\}\nE +< 20[01] \{", message.group()), shown(result)
+    assert re.search(rf"^crm-contract: first contract violation found after [\d.]+ s \(\[{rule}\b", result.stdout,
+                     re.MULTILINE), shown(result)
     assert plain.returncode == 1 and f"[{rule}" in plain.stdout, shown(plain)  # plain pytest: the same verdict
 
 

@@ -30,3 +30,8 @@ def test_every_fault_is_killed_and_the_correct_server_passes() -> None:
     assert not survivors, f"faults not killed: {survivors}\n{matrix}"
     unnamed = [row.target for row in outcomes if row.verdict == "killed" and row.caught_rule == "?"]
     assert not unnamed, f"failures that name no rule: {unnamed}\n{matrix}"
+    # The run says when it found the violation, which is before it reported the shrunk failure.
+    unfound = [row.target for row in outcomes if row.verdict == "killed" and row.found is None]
+    assert not unfound, f"kills without a 'first contract violation' line: {unfound}\n{matrix}"
+    late = [row.target for row in outcomes if row.found is not None and not 0 < row.found <= row.seconds]
+    assert not late, f"found after the run ended: {late}\n{matrix}"
