@@ -1,0 +1,45 @@
+"""The clauses of the contract that reports give a verdict on, in the order of `shared/api/zeeg-crm-v2.md`.
+
+A1–A15 are the rules of the assert endpoint (section 6); sections 1, 4 and 5 are the conventions, the
+value rules and the record calls. The tag says where a clause comes from: D documented by Zeeg, R a
+reference choice where the documentation is silent, D/R both (part documented, part chosen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CLAUSES", "Clause", "clause_ids"]
+
+
+@dataclass(frozen=True)
+class Clause:
+    id: str
+    title: str
+    tag: str
+
+
+CLAUSES: tuple[Clause, ...] = (
+    Clause("A1", "No record has the matching value: created, 201, a new id", "D"),
+    Clause("A2", "A record has the matching value: updated, 200, the same id", "D"),
+    Clause("A3", "Matching is exact: no case folding, trimming, normalisation or coercion", "D/R"),
+    Clause("A4", "The whole body applies: omitted null on create, kept on update; null clears", "D/R"),
+    Clause("A5", "Repeating an assert is idempotent", "D"),
+    Clause("A6", "A missing, unknown or system matchingAttribute is 400", "R"),
+    Clause("A7", "A missing, null or empty matching value is 400", "D/R"),
+    Clause("A8", "A unique value held by another record is 400; a record's own value is fine", "D"),
+    Clause("A9", "Several matches: only the first (oldest) is updated", "D/R"),
+    Clause("A10", "A rejected assert changes nothing", "R"),
+    Clause("A11", "Concurrent asserts of one new value create exactly one record", "R"),
+    Clause("A12", "A deleted record is never matched", "R"),
+    Clause("A13", "Matching is scoped to the object in the path", "R"),
+    Clause("A14", "Type and length validation applies to every attribute, matching one included", "D"),
+    Clause("A15", "Unknown object 404, no token 401, read-only token 403", "D/R"),
+    Clause("section 1", "Conventions: envelopes, status codes, auth, methods, the OpenAPI document", "D/R"),
+    Clause("section 4", "Attribute values: types, limits, null, round trips", "D/R"),
+    Clause("section 5", "Record calls: create, read, list, patch, delete", "D/R"),
+)
+
+
+def clause_ids() -> list[str]:
+    return [clause.id for clause in CLAUSES]
