@@ -20,9 +20,9 @@ def api(target: Target) -> Iterator[ContractClient]:
 
 
 @pytest.fixture(scope="session")
-def workspace(api: ContractClient) -> Iterator[Workspace]:
+def workspace(target: Target, api: ContractClient) -> Iterator[Workspace]:
     """Objects and records the run makes; whatever is left is deleted when the session ends."""
-    made = Workspace(api)
+    made = Workspace(api, target.definitions)
     yield made
     left = made.cleanup()
     if left:

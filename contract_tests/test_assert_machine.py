@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis.stateful import run_state_machine_as_test
 
+from crm_contract import examples
 from crm_contract.client import ContractClient
 from crm_contract.pytest_plugin import Target
 from crm_contract.workspace import Workspace
@@ -26,4 +27,4 @@ def test_every_sequence_of_writes_keeps_the_target_equal_to_the_model(
     if target.object_slug and not unique_matching:
         pytest.skip("with --object the matching attribute is the object's own; it runs once")
     factory = make_subject(target, api, workspace, unique_matching=unique_matching)
-    run_state_machine_as_test(lambda: AssertMachine(factory))
+    run_state_machine_as_test(examples.machine(lambda: AssertMachine(factory)))

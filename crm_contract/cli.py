@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from crm_contract import __version__, zoo
+from crm_contract import __version__, replay, zoo
 from crm_contract.client import TargetInconclusive
 from crm_contract.outcomes import CLOCK_START, FAILED, INCONCLUSIVE, OK, USAGE, check_target
 from crm_contract.probe import TargetUnusable
@@ -251,7 +251,8 @@ def announce(
 )
 @click.option("--seed", type=int, help="Hypothesis seed, to repeat a run (the ci profile is derandomized).")
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failing test.")
-@click.option("--report-dir", type=click.Path(file_okay=False), help="Write junit.xml there.")
+@click.option("--report-dir", type=click.Path(file_okay=False),
+              help="Write report.json, junit.xml, report.html and a replay file per failure there.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST_ARGS]...")
 def run(
     base_url: str | None,
@@ -292,7 +293,7 @@ def run(
             Path(report_dir).mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ConfigError(f"cannot create the report directory {report_dir}: {error.strerror}") from None
-        args.append(f"--junitxml={Path(report_dir) / 'junit.xml'}")
+        args += ["--report-dir", str(Path(report_dir).resolve())]
     args += pytest_args
     if base_url:
         if not base_url.startswith(("http://", "https://")):
@@ -364,6 +365,7 @@ def run_suite(
 
 cli.add_command(zoo.faults)
 cli.add_command(zoo.zoo)
+cli.add_command(replay.replay)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,9 +19,10 @@ from typing import Any
 
 import httpx
 
-__all__ = ["RETRIED_STATUSES", "ContractClient", "Exchange", "Stats", "TargetInconclusive", "retry_delay"]
+__all__ = ["NO_BODY", "RETRIED_STATUSES", "ContractClient", "Exchange", "Stats", "TargetInconclusive", "retry_delay"]
 
 _UNSET: Any = object()
+NO_BODY: Any = _UNSET  # an exchange whose request had no body
 # Answers that carry no verdict: waited out and sent again.
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 
@@ -52,6 +53,9 @@ class Exchange:
     request_body: Any
     status: int
     response_body: Any
+    # The Authorization header sent, for replay files to tell the write, read-only or no token apart;
+    # never rendered, and reports map it to a name before writing anything.
+    authorization: str | None = field(default=None, repr=False)
 
     def render(self, limit: int = 600) -> str:
         def text(value: Any) -> str:
@@ -150,7 +154,8 @@ class ContractClient:
             body = response.text
         url = response.request.url
         path = url.raw_path.decode("ascii", "replace")
-        exchange = Exchange(method, path, sent, response.status_code, body)
+        exchange = Exchange(method, path, sent, response.status_code, body,
+                            response.request.headers.get("authorization"))
         self.transcript.append(exchange)
         for listener in self._listeners:
             listener.append(exchange)

@@ -21,6 +21,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ from crm_contract.client import TargetInconclusive
 from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
 from crm_contract.probe import TargetUnusable
 from crm_contract.traffic import Traffic
+from strategies import ObjectDefinition
 
 __all__ = ["CONTRACT_PROFILES", "Target"]
 
@@ -43,8 +45,10 @@ WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
 # The explain phase replays a failure many times over the network for little gain, and short
 # sequences shrink fast: most assert bugs show within a few steps. `thorough` goes deeper and longer:
 # 200 examples a test and 50-step sequences run in tens of minutes on two cores, not hours.
+# print_blob: every failure carries Hypothesis's blob of the shrunk example, for replay files.
 _FAST: dict[str, Any] = {
-    "deadline": None, "phases": [p for p in Phase if p is not Phase.explain], "report_multiple_bugs": False
+    "deadline": None, "phases": [p for p in Phase if p is not Phase.explain], "report_multiple_bugs": False,
+    "print_blob": True,
 }
 settings.register_profile("dev", max_examples=10, stateful_step_count=15, **_FAST)
 settings.register_profile("ci", settings.get_profile("ci"), max_examples=50, stateful_step_count=20, **_FAST)
@@ -67,6 +71,8 @@ class Target:
     matching_attribute: str | None = None
     timeout: float = 15.0
     traffic: Traffic | None = field(default=None, repr=False, compare=False)
+    # The objects the run made, by slug (filled by the workspace), for replay files to recreate.
+    definitions: dict[str, ObjectDefinition] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def strict(self) -> bool:
@@ -103,6 +109,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="strict",
         help="strict: documented rules and reference choices; documented: documented rules only",
     )
+    group.addoption("--report-dir", dest="crm_report_dir", metavar="DIR",
+                    help="write report.json, junit.xml, report.html and replay files of failures there")
+    group.addoption("--crm-replay", metavar="FILE", help="run only the test of this replay file, with its example")
     parser.addini("base_url", "base URL of the API under test, ending in /v2", default=None)
 
 
@@ -120,6 +129,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     if bool(config.getoption("crm_object")) != bool(config.getoption("matching_attribute")):
         raise pytest.UsageError("--object and --matching-attribute go together: give both or neither")
+    report_dir, replay = config.getoption("crm_report_dir"), config.getoption("crm_replay")
+    if report_dir or replay:
+        from crm_contract.recorder import Recorder
+
+        config.pluginmanager.register(Recorder(config, outcome, Path(report_dir) if report_dir else None),
+                                      "crm-contract-recorder")
+    if replay:
+        from crm_contract.replay import Replaying
+
+        config.pluginmanager.register(Replaying.load(replay), "crm-contract-replay")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -166,7 +185,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             pytest.exit(str(error), returncode=4)
         except TargetInconclusive as error:
             pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
-        yield Target(base_url, token, read_token, **options)
+        yield _announced(config, Target(base_url, token, read_token, **options))
         return
     from crm_contract.embedded import EmbeddedServer  # only when no target was given
 
@@ -176,7 +195,15 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         pytest.exit(str(error), returncode=4)
     tokens = {write_token: WRITE_SCOPES, read_only_token: READ_SCOPES}
     with EmbeddedServer(tokens=tokens) as server:
-        yield Target(server.base_url, write_token, read_only_token, **options)
+        yield _announced(config, Target(server.base_url, write_token, read_only_token, **options))
+
+
+def _announced(config: pytest.Config, target: Target) -> Target:
+    """`target`, made known to the recorder (which redacts its tokens and names its URL)."""
+    recorder = config.pluginmanager.get_plugin("crm-contract-recorder")
+    if recorder is not None:
+        recorder.use_target(target)
+    return target
 
 
 def embedded_tokens(token: str | None, read_token: str | None) -> tuple[str, str]:

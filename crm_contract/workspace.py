@@ -37,8 +37,10 @@ class CreatedObject:
 class Workspace:
     """Creates run-scoped objects and tracks records on existing ones, then removes exactly those."""
 
-    def __init__(self, client: ContractClient) -> None:
+    def __init__(self, client: ContractClient, definitions: dict[str, ObjectDefinition] | None = None) -> None:
         self.client = client
+        # Every object made, by slug, also after its deletion: a replay file recreates those it names.
+        self.definitions: dict[str, ObjectDefinition] = definitions if definitions is not None else {}
         self._objects: list[str] = []
         self._records: dict[str, set[str]] = {}
 
@@ -47,6 +49,7 @@ class Workspace:
         if response.status_code != 201:
             raise SetupError(f"set-up: cannot create the object {definition.slug}\n{_shown(self.client)}")
         self._objects.append(definition.slug)
+        self.definitions[definition.slug] = definition
         keys: dict[str, str] = {}
         for attribute in definition.attributes:
             keys[attribute.label] = self._create_attribute(definition.slug, attribute)

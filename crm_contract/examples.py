@@ -1,0 +1,82 @@
+"""Hypothesis examples: how many each test ran, the blob of a shrunk failure, and replaying exactly it.
+
+Counting wraps each test's `hypothesis.inner_test`, which Hypothesis documents as reassignable for this
+kind of use; a state machine is counted by `machine()`, which the machine's test wraps its factory in.
+Replaying uses Hypothesis's own `@reproduce_failure` mechanism: with a blob set, a test runs exactly
+that one example (the same draws, so the same requests, with the fresh run-unique keys of this run),
+and raises `DidNotReproduce` if it passes.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+
+__all__ = ["Reproduction", "count", "find_reproduction", "instrument", "machine", "replaying"]
+
+_REPRODUCE = re.compile(r"@reproduce_failure\((?P<version>'[^']*'|\"[^\"]*\"), (?P<blob>b'[^']*'|b\"[^\"]*\")\)")
+_WRAPPED = "_crm_contract_counted"
+_USE = "_hypothesis_internal_use_reproduce_failure"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Reproduction = tuple[str, bytes]  # (Hypothesis version, blob)
+
+_state: dict[str, Any] = {"count": 0, "replay": None}
+
+
+def count() -> int:
+    """Examples run so far in this process; a test's count is the difference across it."""
+    return int(_state["count"])
+
+
+def _counted(test: F) -> F:
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        _state["count"] += 1
+        return test(*args, **kwargs)
+
+    setattr(counting, _WRAPPED, True)
+    return counting  # type: ignore[return-value]
+
+
+def instrument(item: pytest.Item) -> None:
+    """Count the examples of `item` if Hypothesis drives it, and set up the replay of one if asked."""
+    obj = getattr(item, "obj", None)
+    handle = getattr(obj, "hypothesis", None)
+    if handle is None:
+        return
+    if not getattr(handle.inner_test, _WRAPPED, False):
+        handle.inner_test = _counted(handle.inner_test)
+    if _state["replay"] is not None:
+        setattr(obj, _USE, _state["replay"])
+
+
+def machine(factory: F) -> F:
+    """A state machine factory whose runs are counted, and which replays the blob when one is set."""
+
+    def counted_factory() -> Any:
+        _state["count"] += 1
+        return factory()
+
+    if _state["replay"] is not None:
+        setattr(counted_factory, _USE, _state["replay"])
+    return counted_factory  # type: ignore[return-value]
+
+
+def replaying(reproduction: Reproduction | None) -> None:
+    """From now on, every Hypothesis test of this process runs exactly this example (None: stop)."""
+    _state["replay"] = reproduction
+
+
+def find_reproduction(error: BaseException | None, text: str = "") -> Reproduction | None:
+    """The `@reproduce_failure(version, blob)` Hypothesis printed for a failure (notes or report text)."""
+    candidates = [*getattr(error, "__notes__", ()), text] if error is not None else [text]
+    for candidate in candidates:
+        found = _REPRODUCE.search(str(candidate))
+        if found:
+            return ast.literal_eval(found.group("version")), ast.literal_eval(found.group("blob"))
+    return None

@@ -1,0 +1,335 @@
+"""The pytest plugin behind `--report-dir`: what each test did, and the report directory at the end.
+
+Per test it keeps the outcome (pass, fail, inconclusive, not-run), the clauses from its `rule` marker,
+the examples Hypothesis ran and the requests sent, and for a failure the violated rule, the shrunk
+request sequence (`ContractViolation.exchanges`) and Hypothesis's blob of the shrunk example. When the
+session ends it writes report.json, junit.xml, report.html and a replay file (JSON and curl script) per
+failure, every string passed through the run's `Redactor` first. docs/report-format.md has the format.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_contract import examples
+from crm_contract.clauses import CLAUSES
+from crm_contract.client import NO_BODY
+from crm_contract.outcomes import RunOutcome
+from crm_contract.redaction import Redactor, public_url
+from crm_contract.reports.junit import junit_xml
+from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
+from crm_contract.violations import ContractViolation, clause_of
+
+
+def portable_id(nodeid: str) -> str:
+    """A test's id within the suite (`test_x.py::name[param]`), the same whichever folder it ran from."""
+    return nodeid.rpartition("contract_tests/")[2]
+
+
+def test_id(item: pytest.Item) -> str:
+    """The portable id of `item`, with its parameters even where the node id leaves them out.
+
+    Schemathesis gives all operations of a test one node id; its item names tell them apart.
+    """
+    nodeid = item.nodeid
+    if not nodeid.endswith(item.name):
+        nodeid = f"{nodeid.rpartition('::')[0]}::{item.name}"
+    return portable_id(nodeid)
+
+__all__ = ["REPORT_FORMAT", "Recorder", "clause_verdicts", "portable_id", "test_id"]
+
+REPORT_FORMAT = "crm-contract-report/1"
+_PACKAGES = ("zeeg-crm-contract", "pytest", "hypothesis", "schemathesis", "httpx")
+_SLUG = re.compile(r"^/crm/(?:objects/)?([^/?]+)")
+
+
+@dataclass
+class TestRecord:
+    """What one test did, as the report shows it."""
+
+    id: str
+    clauses: list[str]
+    outcome: str = "pass"
+    duration: float = 0.0
+    examples: int | None = None
+    requests: int = 0
+    reason: str | None = None
+    failure: dict[str, Any] | None = None
+    replay: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def clause_verdicts(tests: list[TestRecord]) -> list[dict[str, Any]]:
+    """Every clause of the contract with its verdict and the tests, examples and requests behind it."""
+    rows = []
+    for clause in CLAUSES:
+        mine = [test for test in tests if clause.id in test.clauses]
+        failed = [test.failure for test in tests if test.failure and test.failure["clause"] == clause.id]
+        if failed:
+            verdict = "fail"
+        elif any(test.outcome in ("inconclusive", "fail") for test in mine):
+            verdict = "inconclusive"  # left without a verdict, or failed on another clause first
+        elif any(test.outcome == "pass" for test in mine):
+            verdict = "pass"
+        else:
+            verdict = "not-run"
+        rows.append({"id": clause.id, "title": clause.title, "tag": clause.tag, "verdict": verdict,
+                     "tests": len(mine), "examples": sum(test.examples or 0 for test in mine),
+                     "requests": sum(test.requests for test in mine),
+                     "failures": [failure["replay"] for failure in failed if failure.get("replay")]})
+    return rows
+
+
+def _clauses(item: pytest.Item) -> list[str]:
+    rules = [rule for mark in item.iter_markers("rule") for rule in mark.args]
+    return list(dict.fromkeys(clause_of(rule) or rule for rule in rules))
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in _PACKAGES:
+        try:
+            found["crm_contract" if package == "zeeg-crm-contract" else package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _violation_in(error: BaseException | None) -> ContractViolation | None:
+    """The contract violation behind `error`, looking through causes and exception groups."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ContractViolation):
+            return current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend((current.__cause__, current.__context__))
+    return None
+
+
+class Recorder:
+    """Collects the run test by test; writes the report directory when the session ends."""
+
+    def __init__(self, config: pytest.Config, outcome: RunOutcome, report_dir: Path | None) -> None:
+        self.config = config
+        self.outcome = outcome
+        self.report_dir = report_dir
+        self.started = datetime.now(UTC)
+        self.clock = time.monotonic()
+        self.tests: dict[str, TestRecord] = {}
+        self._before: tuple[int, int] = (0, 0)
+        self.target: Any = None  # the session's Target, once the fixture has made it
+        self.redactor = Redactor([])
+
+    # Collection ------------------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            examples.instrument(item)
+            self.tests[test_id(item)] = TestRecord(test_id(item), _clauses(item), outcome="not-run",
+                                                 reason="not run")
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.tests[test_id(item)] = TestRecord(test_id(item), _clauses(item), outcome="not-run",
+                                                 reason="deselected")
+
+    # Running ---------------------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self._before = (examples.count(), self.outcome.traffic.sent)
+        record = self.tests.setdefault(test_id(item), TestRecord(test_id(item), []))
+        record.outcome, record.reason = "pass", None
+        try:
+            return (yield)
+        finally:
+            ran = examples.count() - self._before[0]
+            driven = getattr(getattr(item, "obj", None), "hypothesis", None) is not None or ran > 0
+            record.examples = ran if driven else None
+            record.requests = self.outcome.traffic.sent - self._before[1]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        record = self.tests.setdefault(test_id(item), TestRecord(test_id(item), []))
+        record.duration += report.duration
+        if report.skipped and record.outcome == "pass":
+            record.outcome = "not-run"
+            longrepr = report.longrepr
+            record.reason = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).removeprefix("Skipped: ")
+        elif report.failed and record.outcome != "fail":
+            inconclusive = getattr(report, "crm_inconclusive", None)
+            if inconclusive:
+                record.outcome, record.reason = "inconclusive", inconclusive
+            else:
+                error = call.excinfo.value if call.excinfo is not None else None
+                self._failed(record, error, report)
+        return report
+
+    def use_target(self, target: Any) -> None:
+        self.target = target
+        self.redactor = Redactor([target.token, target.read_token])
+
+    def _failed(self, record: TestRecord, error: BaseException | None, report: pytest.TestReport) -> None:
+        text = self.redactor.text(report.longreprtext or "")
+        violation = _violation_in(error)
+        if violation is not None:
+            rule, summary = violation.rule, violation.detail
+        else:
+            first = str(error).strip().splitlines()[0] if error is not None and str(error).strip() else text[:200]
+            found = re.match(r"\[([^\]]+)\]\s*(.*)", first)
+            rule, summary = (found.group(1), found.group(2)) if found else (
+                record.clauses[0] if record.clauses else "set-up", f"{type(error).__name__}: {first}")
+        clause = clause_of(rule) or (record.clauses[0] if record.clauses else rule)
+        summary = self.redactor.text(summary)
+        record.outcome, record.reason = "fail", None
+        record.failure = {"clause": clause, "rule": self.redactor.text(rule), "summary": summary,
+                          "exception": type(error).__name__ if error is not None else None, "message": text}
+        reproduction = examples.find_reproduction(error, report.longreprtext or "")
+        record.replay = {
+            "format": REPLAY_FORMAT, "clause": clause, "rule": record.failure["rule"], "test": record.id,
+            "summary": summary, "message": text,
+            "expected": self.redactor.data(violation.expected) if violation else None,
+            "observed": self.redactor.data(violation.observed) if violation else None,
+            "exchanges": self._exchanges(violation),
+            "reproduction": {"hypothesis": reproduction[0], "blob": reproduction[1].decode("ascii")}
+            if reproduction else None,
+        }
+        record.replay["objects"] = self._objects(record.replay["exchanges"])
+
+    # Exchanges and objects -------------------------------------------------------------------------
+
+    def _exchanges(self, violation: ContractViolation | None) -> list[dict[str, Any]]:
+        if violation is None:
+            return []
+        base = self._base_path()
+        rows = []
+        for exchange in violation.exchanges:
+            path = exchange.path[len(base):] if base and exchange.path.startswith(base + "/") else exchange.path
+            row: dict[str, Any] = {"method": exchange.method, "path": path, "auth": self._auth(exchange.authorization)}
+            if exchange.request_body is not NO_BODY:
+                row["body"] = exchange.request_body
+            row |= {"status": exchange.status, "response": exchange.response_body}
+            rows.append(self.redactor.data(row))
+        return rows
+
+    def _base_path(self) -> str:
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.target.base_url).path.rstrip("/") if self.target is not None else ""
+
+    def _auth(self, header: str | None) -> str:
+        if not header:
+            return "none"
+        token = header.removeprefix("Bearer ").strip()
+        if self.target is not None and token == self.target.token:
+            return "write"
+        if self.target is not None and token == self.target.read_token:
+            return "read"
+        return "other"
+
+    def _objects(self, exchanges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        definitions = self.target.definitions if self.target is not None else {}
+        slugs = dict.fromkeys(found.group(1) for row in exchanges if (found := _SLUG.match(row["path"])))
+        return [{"slug": slug, "body": definitions[slug].body(),
+                 "attributes": [attribute.body() for attribute in definitions[slug].attributes]}
+                for slug in slugs if slug in definitions]
+
+    # Writing ---------------------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.report_dir is None:
+            return
+        self.write(int(session.exitstatus))
+
+    def report(self, exit_code: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """report.json as a dict, and the replay files by their path in the report directory."""
+        tests = list(self.tests.values())
+        counters: dict[str, int] = {}
+        replays: dict[str, dict[str, Any]] = {}
+        for test in tests:
+            if test.failure is not None and test.replay is not None:
+                clause = test.failure["clause"]
+                counters[clause] = counters.get(clause, 0) + 1
+                name = f"failures/{clause.replace(' ', '-')}-{counters[clause]}.json"
+                test.failure["replay"] = name
+                replays[name] = {**test.replay, **self._run_facts()}
+        clauses = clause_verdicts(tests)
+        verdicts = {clause["verdict"] for clause in clauses}
+        overall = next((verdict for verdict in ("fail", "inconclusive", "pass") if verdict in verdicts), "not-run")
+        first = self.outcome.first_violation
+        report = {
+            "format": REPORT_FORMAT, **self._run_facts(),
+            "started": self.started.isoformat(timespec="seconds"),
+            "duration": round(time.monotonic() - self.clock, 2),
+            "verdict": overall, "exit_code": exit_code,
+            "first_violation": {"seconds": round(first[0], 2), "rule": self.redactor.text(first[1]), "test": first[2]}
+            if first else None,
+            "totals": {"tests": len(tests), **{kind: sum(1 for t in tests if t.outcome == kind)
+                                               for kind in ("pass", "fail", "inconclusive", "not-run")},
+                       "requests": self.outcome.traffic.sent, "examples": sum(t.examples or 0 for t in tests)},
+            "clauses": clauses,
+            "tests": [{"id": t.id, "clauses": t.clauses, "outcome": t.outcome, "duration": round(t.duration, 3),
+                       "examples": t.examples, "requests": t.requests, "reason": self.redactor.text(t.reason or "")
+                       or None, "failure": t.failure} for t in tests],
+        }
+        return report, replays
+
+    def _run_facts(self) -> dict[str, Any]:
+        from hypothesis import settings
+
+        seed = self.config.getoption("--hypothesis-seed", None)
+        return {
+            "target": public_url(self.target.base_url) if self.target is not None else None,
+            "contract_profile": self.config.getoption("contract_profile"),
+            "hypothesis_profile": settings.get_current_profile_name(),
+            "seed": int(seed) if seed is not None and str(seed).isdigit() else seed,
+            "run_id": _run_id(),
+            "versions": _versions(),
+        }
+
+    def write(self, exit_code: int) -> None:
+        assert self.report_dir is not None
+        report, replays = self.report(exit_code)
+        failures = self.report_dir / "failures"
+        failures.mkdir(parents=True, exist_ok=True)
+        for name, replay in replays.items():
+            (self.report_dir / name).write_text(_json(replay), encoding="utf-8")
+            script = self.report_dir / name.replace(".json", ".sh")
+            # The script's own `Authorization: Bearer $CRM_TOKEN` stays; only the secrets are masked.
+            script.write_text(self.redactor.text(shell_script(replay), headers=False), encoding="utf-8")
+            script.chmod(0o755)
+        (self.report_dir / "report.json").write_text(_json(report), encoding="utf-8")
+        (self.report_dir / "junit.xml").write_bytes(junit_xml(report))
+        from crm_contract.reports.html import render_html
+
+        page = render_html([report], failures=replays)
+        (self.report_dir / "report.html").write_text(self.redactor.text(page), encoding="utf-8")
+
+
+def _json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _run_id() -> str:
+    from strategies import run_id
+
+    return run_id()
