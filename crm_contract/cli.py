@@ -24,9 +24,12 @@ import click
 
 from crm_contract import __version__, replay, zoo
 from crm_contract.client import TargetInconclusive
+from crm_contract.compare import compare
 from crm_contract.outcomes import CLOCK_START, FAILED, INCONCLUSIVE, OK, USAGE, check_target
 from crm_contract.probe import TargetUnusable
 from crm_contract.pytest_plugin import CONTRACT_PROFILES, READ_SCOPES, WRITE_SCOPES, embedded_tokens
+from crm_contract.redaction import public_url
+from crm_contract.reports.diff import diff
 from reference_server import DEFAULT_WRITE_TOKEN
 
 __all__ = ["main"]
@@ -203,19 +206,22 @@ def announce(
     rate_limit: float | None,
     fault: str | None,
 ) -> None:
+    # Only the public default token is printed; one the user chose stays out of logs.
+    shown = token if token == DEFAULT_WRITE_TOKEN else "*** (as given)"
     lines = [
         f"crm-contract {__version__}: Zeeg CRM reference server",
         f"  base URL     {base_url}",
-        f"  write token  {token}  (crm:read, crm:write)",
+        f"  write token  {shown}  (crm:read, crm:write)",
     ]
     if read_token:
-        lines.append(f"  read token   {read_token}  (crm:read)")
+        lines.append("  read token   *** (as given)  (crm:read)")
     lines.append(f"  database     {db_path or 'in memory (lost on exit)'}")
     if rate_limit:
         lines.append(f"  rate limit   {rate_limit:g} requests/s")
     if fault:
         lines.append(f"  fault        {fault}")
-    lines.append(f"  try          curl -H 'Authorization: Bearer {token}' {base_url}/crm/objects")
+    bearer = token if token == DEFAULT_WRITE_TOKEN else "$CRM_CONTRACT_TOKEN"
+    lines.append(f"  try          curl -H \"Authorization: Bearer {bearer}\" {base_url}/crm/objects")
     click.echo("\n".join(lines))
     sys.stdout.flush()
 
@@ -337,7 +343,7 @@ def run_suite(
         raise ConfigError(str(error)) from None
     except TargetInconclusive as error:
         raise Inconclusive(str(error)) from None
-    click.echo(f"crm-contract: checking {base_url} (contract profile {profile})")
+    click.echo(f"crm-contract: checking {public_url(base_url)} (contract profile {profile})")
     # A fresh interpreter: pytest must import (and rewrite) the suite before anything else imports it.
     command = [
         sys.executable,
@@ -366,6 +372,8 @@ def run_suite(
 cli.add_command(zoo.faults)
 cli.add_command(zoo.zoo)
 cli.add_command(replay.replay)
+cli.add_command(diff)
+cli.add_command(compare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import pytest
 
 from crm_contract.client import ContractClient, TargetInconclusive
 from crm_contract.probe import probe
+from crm_contract.redaction import Redactor
 from crm_contract.traffic import Traffic
 from crm_contract.violations import ContractViolation
 
@@ -102,6 +103,7 @@ class RunOutcome:
 
     def __init__(self) -> None:
         self.traffic = Traffic()
+        self.redactor = Redactor([])  # the target's tokens, once the target fixture has named them
         self.inconclusive: list[tuple[str, str]] = []
         self.failed = 0
         self.started = _clock_start()
@@ -139,6 +141,11 @@ class RunOutcome:
     def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
                                                                                   pytest.TestReport]:
         report = yield
+        if report.failed and report.longrepr is not None:
+            shown = str(report.longrepr)
+            redacted = self.redactor.text(shown)
+            if redacted != shown:  # keep pytest's own rendering unless it would show a token
+                report.longrepr = redacted
         if report.failed and call.excinfo is not None:
             tripped = self.traffic.tripped_in_last_test if call.when == "call" else None
             reason = inconclusive_reason(call.excinfo.value, tripped)

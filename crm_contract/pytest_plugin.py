@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, Phase, settings
 from crm_contract.client import TargetInconclusive
 from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
 from crm_contract.probe import TargetUnusable
+from crm_contract.redaction import Redactor, public_url
 from crm_contract.traffic import Traffic
 from strategies import ObjectDefinition
 
@@ -113,6 +114,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write report.json, junit.xml, report.html and replay files of failures there")
     group.addoption("--crm-replay", metavar="FILE", help="run only the test of this replay file, with its example")
     parser.addini("base_url", "base URL of the API under test, ending in /v2", default=None)
+    from crm_contract.progress import add_options  # --crm-progress, the live status line
+
+    add_options(group)
 
 
 _OUTCOME = pytest.StashKey[RunOutcome]()
@@ -121,6 +125,9 @@ _OUTCOME = pytest.StashKey[RunOutcome]()
 def pytest_configure(config: pytest.Config) -> None:
     outcome = config.stash[_OUTCOME] = RunOutcome()
     config.pluginmanager.register(outcome, "crm-contract-outcome")
+    from crm_contract.progress import Progress  # inert unless a person watches a terminal
+
+    config.pluginmanager.register(Progress(config, outcome.traffic), "crm-contract-progress")
     for line in (
         "rule(*ids): the contract rules a test checks, e.g. rule('A1')",
         "documented: checks documented [D] behaviour only; runs under every contract profile",
@@ -142,7 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    where = _base_url(config) or "the embedded reference server"
+    where = public_url(_base_url(config) or "") or "the embedded reference server"
     seed = config.getoption("--hypothesis-seed", None)  # so that a failing run can be repeated
     header = (f"crm-contract: target {where}, contract profile {config.getoption('contract_profile')}, "
               f"hypothesis profile {settings.get_current_profile_name()}")
@@ -199,7 +206,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 
 def _announced(config: pytest.Config, target: Target) -> Target:
-    """`target`, made known to the recorder (which redacts its tokens and names its URL)."""
+    """`target`, made known to the recorder and to the failure reports, which redact its tokens."""
+    config.stash[_OUTCOME].redactor = Redactor([target.token, target.read_token])
     recorder = config.pluginmanager.get_plugin("crm-contract-recorder")
     if recorder is not None:
         recorder.use_target(target)

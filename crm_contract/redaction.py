@@ -1,8 +1,8 @@
 """Keeping tokens out of everything a run writes: reports, replay files, logs and failure messages.
 
 A `Redactor` knows the run's secrets (the write and read tokens) and replaces them wherever they occur,
-and also any bearer credential after `Authorization:` (or in an `authorization` JSON field), so that a
-token the suite never saw, say one schemathesis prints in a curl line, does not leak either.
+and also any credential after `Bearer` or `Basic`, so that a token the suite never saw, say one in a
+curl line someone else's tool printed, does not leak either.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ __all__ = ["MASK", "Redactor", "public_url"]
 
 MASK = "***"
 
-_HEADER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?\s*(?:bearer|basic|token)?\s*)([^\s'\",}]+)")
+# A credential after its scheme, as an Authorization header or a curl line shows it; eight characters at
+# least, so that prose ("a bearer token") and code ("Bearer {token}") stay as they are.
+_HEADER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{8,})")
 
 
 def public_url(url: str) -> str:
@@ -39,7 +41,7 @@ class Redactor:
         """`value` without the secrets; with `headers`, without any Authorization credential either."""
         for secret in self.secrets:
             value = value.replace(secret, MASK)
-        return _HEADER.sub(lambda found: found.group(1) + MASK, value) if headers else value
+        return _HEADER.sub(lambda found: found.group(1) + found.group(2) + MASK, value) if headers else value
 
     def data(self, value: Any) -> Any:
         """`value` (JSON-like) with every string redacted, keys included."""
