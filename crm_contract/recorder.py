@@ -37,7 +37,7 @@ def portable_id(nodeid: str) -> str:
     return nodeid.rpartition("contract_tests/")[2]
 
 
-def test_id(item: pytest.Item) -> str:
+def item_id(item: pytest.Item) -> str:
     """The portable id of `item`, with its parameters even where the node id leaves them out.
 
     Schemathesis gives all operations of a test one node id; its item names tell them apart.
@@ -47,7 +47,7 @@ def test_id(item: pytest.Item) -> str:
         nodeid = f"{nodeid.rpartition('::')[0]}::{item.name}"
     return portable_id(nodeid)
 
-__all__ = ["REPORT_FORMAT", "Recorder", "clause_verdicts", "portable_id", "test_id"]
+__all__ = ["REPORT_FORMAT", "Recorder", "clause_verdicts", "portable_id", "item_id"]
 
 REPORT_FORMAT = "crm-contract-report/1"
 _PACKAGES = ("zeeg-crm-contract", "pytest", "hypothesis", "schemathesis", "httpx")
@@ -55,7 +55,7 @@ _SLUG = re.compile(r"^/crm/(?:objects/)?([^/?]+)")
 
 
 @dataclass
-class TestRecord:
+class Entry:
     """What one test did, as the report shows it."""
 
     id: str
@@ -69,7 +69,7 @@ class TestRecord:
     replay: dict[str, Any] | None = field(default=None, repr=False)
 
 
-def clause_verdicts(tests: list[TestRecord]) -> list[dict[str, Any]]:
+def clause_verdicts(tests: list[Entry]) -> list[dict[str, Any]]:
     """Every clause of the contract with its verdict and the tests, examples and requests behind it."""
     rows = []
     for clause in CLAUSES:
@@ -130,7 +130,7 @@ class Recorder:
         self.report_dir = report_dir
         self.started = datetime.now(UTC)
         self.clock = time.monotonic()
-        self.tests: dict[str, TestRecord] = {}
+        self.tests: dict[str, Entry] = {}
         self._before: tuple[int, int] = (0, 0)
         self.target: Any = None  # the session's Target, once the fixture has made it
         self.redactor = Redactor([])
@@ -141,12 +141,12 @@ class Recorder:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             examples.instrument(item)
-            self.tests[test_id(item)] = TestRecord(test_id(item), _clauses(item), outcome="not-run",
+            self.tests[item_id(item)] = Entry(item_id(item), _clauses(item), outcome="not-run",
                                                  reason="not run")
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         for item in items:
-            self.tests[test_id(item)] = TestRecord(test_id(item), _clauses(item), outcome="not-run",
+            self.tests[item_id(item)] = Entry(item_id(item), _clauses(item), outcome="not-run",
                                                  reason="deselected")
 
     # Running ---------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ class Recorder:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
         self._before = (examples.count(), self.outcome.traffic.sent)
-        record = self.tests.setdefault(test_id(item), TestRecord(test_id(item), []))
+        record = self.tests.setdefault(item_id(item), Entry(item_id(item), []))
         record.outcome, record.reason = "pass", None
         try:
             return (yield)
@@ -168,7 +168,7 @@ class Recorder:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
                                   ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        record = self.tests.setdefault(test_id(item), TestRecord(test_id(item), []))
+        record = self.tests.setdefault(item_id(item), Entry(item_id(item), []))
         record.duration += report.duration
         if report.skipped and record.outcome == "pass":
             record.outcome = "not-run"
@@ -187,7 +187,7 @@ class Recorder:
         self.target = target
         self.redactor = Redactor([target.token, target.read_token])
 
-    def _failed(self, record: TestRecord, error: BaseException | None, report: pytest.TestReport) -> None:
+    def _failed(self, record: Entry, error: BaseException | None, report: pytest.TestReport) -> None:
         text = self.redactor.text(report.longreprtext or "")
         violation = _violation_in(error)
         if violation is not None:

@@ -23,7 +23,7 @@ import click
 import pytest
 
 from crm_contract import examples
-from crm_contract.recorder import portable_id, test_id
+from crm_contract.recorder import item_id, portable_id
 from crm_contract.reports.replay_files import REPLAY_FORMAT
 
 __all__ = ["Replaying", "load_replay", "replay"]
@@ -80,7 +80,7 @@ class Replaying:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        keep = [item for item in items if test_id(item) == self.test]
+        keep = [item for item in items if item_id(item) == self.test]
         if not keep:
             raise pytest.UsageError(f"the test {self.test} of the replay file is not in this suite (or was "
                                     "deselected)")

@@ -103,7 +103,7 @@ def shell_script(replay: Mapping[str, Any]) -> str:
             body = _substituted(json.dumps(exchange["body"], ensure_ascii=False), replacements + ids)
             command += f" {_quoted(body)}"
         lines.append(f'{command}; echo "{number}. {exchange["method"]} -> $STATUS (the failing run saw '
-                     f'{exchange["status"]})"')
+                     f'{exchange["status"]})"; echo "   ${{BODY:0:400}}"')
         for record_id in _record_ids(exchange.get("response")):
             if all(record_id != old for old, _ in ids):
                 variable = f"R{len(ids) + 1}"
@@ -112,5 +112,5 @@ def shell_script(replay: Mapping[str, Any]) -> str:
     expected = replay.get("expected")
     lines += ["", f"# Expected: {json.dumps(expected, ensure_ascii=False) if expected else replay['summary']}",
               f"# Observed in the failing run: {json.dumps(replay.get('observed'), ensure_ascii=False)}",
-              'echo "last answer: $BODY"', ""]
+              ""]
     return "\n".join(lines)
