@@ -254,7 +254,7 @@ def test_every_operation_conforms_to_the_openapi_document(case: schemathesis.Cas
         fit_positive(case, scope)
     scope.guard(case)
     headers = {"Authorization": f"Bearer {target.token}"}
-    response = answered(case, target.base_url, headers)
+    response = answered(case, target.base_url, headers, count=target.traffic.count if target.traffic else None)
     try:
         case.validate_response(response, headers=headers, transport_kwargs={"base_url": target.base_url,
                                                                             "headers": headers})
@@ -277,7 +277,7 @@ def exchange_of(case: schemathesis.Case, response: Any) -> Exchange:
 
 
 def answered(case: schemathesis.Case, base_url: str, headers: dict[str, str], *, attempts: int = 6,
-             max_wait: float = 60.0) -> Any:
+             max_wait: float = 60.0, count: Callable[[int | None], None] | None = None) -> Any:
     """The target's answer to `case`, once it gives one: a 429, gateway error or dropped connection is
     waited out as the suite's client does, and if it goes on the test is inconclusive, not failed."""
     waited = 0.0
@@ -286,7 +286,11 @@ def answered(case: schemathesis.Case, base_url: str, headers: dict[str, str], *,
             response = case.call(base_url=base_url, headers=headers)
         except (requests.ConnectionError, requests.Timeout) as error:
             status, reason, retry_after = None, f"{type(error).__name__}", None
+            if count is not None:
+                count(None)
         else:
+            if count is not None:  # the run's request count includes schemathesis' own requests
+                count(response.status_code)
             if response.status_code not in RETRIED_STATUSES:
                 return response
             status, reason = response.status_code, f"{response.status_code} from the target"

@@ -306,9 +306,10 @@ def run(
             raise ConfigError(f"--base-url must be an http:// or https:// URL, not {base_url!r}")
         if not token:
             raise ConfigError(f"a token is needed for {base_url}: --token or ZEEG_API_TOKEN")
-        return run_suite(
+        code = run_suite(
             base_url.rstrip("/"), token, read_token, profile, object_slug, matching_attribute, args, started
         )
+        return point_at_report(report_dir, code)
     from crm_contract.embedded import EmbeddedServer
 
     try:
@@ -320,11 +321,22 @@ def run(
     except (RuntimeError, OSError) as error:
         raise ConfigError(f"the embedded reference server could not start: {error}") from None
     try:
-        return run_suite(
+        code = run_suite(
             server.base_url, write_token, read_only_token, profile, object_slug, matching_attribute, args, started
         )
+        return point_at_report(report_dir, code)
     finally:
         server.stop()
+
+
+def point_at_report(report_dir: str | None, code: int) -> int:
+    """After a run with --report-dir: where the page is, and how to replay a failure."""
+    if report_dir and (Path(report_dir) / "report.html").is_file():
+        click.echo(f"crm-contract: report in {Path(report_dir) / 'report.html'}")
+        failures = sorted((Path(report_dir) / "failures").glob("*.json"))
+        if failures:
+            click.echo(f"crm-contract: {len(failures)} replay file(s); try: crm-contract replay {failures[0]}")
+    return code
 
 
 def run_suite(

@@ -93,6 +93,15 @@ class Traffic:
             self.sent += 1
         self._local.pending = f"{request.method} {request.url.path}"
 
+    def count(self, status: int | None) -> None:
+        """A request sent by another client (schemathesis' own), and its status (None: no answer)."""
+        with self._lock:
+            self.sent += 1
+            if status is None:
+                self.unanswered += 1
+            else:
+                self.statuses[status] += 1
+
     def _on_response(self, response: httpx.Response) -> None:
         self._local.pending = None
         with self._lock:
