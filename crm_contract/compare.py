@@ -62,7 +62,7 @@ class CompareError(click.ClickException):
 
 def inconclusive(message: str) -> click.ClickException:
     """The `run` command's own inconclusive error (exit 3, labelled so), imported late: cli imports us."""
-    from crm_contract.cli import Inconclusive
+    from crm_contract.errors import Inconclusive
 
     return Inconclusive(message)
 
