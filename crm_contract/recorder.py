@@ -303,6 +303,8 @@ class Recorder:
             "hypothesis_profile": settings.get_current_profile_name(),
             "seed": int(seed) if seed is not None and str(seed).isdigit() else seed,
             "run_id": _run_id(),
+            "object": self.config.getoption("crm_object"),  # --object and its matching attribute, if given
+            "matching_attribute": self.config.getoption("matching_attribute"),
             "versions": _versions(),
         }
 

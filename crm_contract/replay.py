@@ -143,6 +143,8 @@ def replay(file: str, base_url: str | None, token: str | None, read_token: str |
                 command += ["--seed", str(data["seed"])]
         if base_url:
             command += ["--base-url", base_url]
+        if data.get("object") and data.get("matching_attribute"):  # the run asserted into an existing object
+            command += ["--object", str(data["object"]), "--matching-attribute", str(data["matching_attribute"])]
         command += ["--", "--crm-replay", str(Path(file).resolve()), "-p", "no:cacheprovider"]
         env = {key: value for key, value in os.environ.items()
                if key not in ("ZEEG_API_TOKEN", "ZEEG_API_READ_TOKEN", "PYTEST_BASE_URL")}
