@@ -10,13 +10,17 @@ and raises `DidNotReproduce` if it passes.
 from __future__ import annotations
 
 import ast
+import functools
+import hashlib
+import importlib.util
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-__all__ = ["Reproduction", "count", "find_reproduction", "instrument", "machine", "replaying"]
+__all__ = ["Reproduction", "count", "find_reproduction", "instrument", "machine", "replaying", "suite_fingerprint"]
 
 _REPRODUCE = re.compile(r"@reproduce_failure\((?P<version>'[^']*'|\"[^\"]*\"), (?P<blob>b'[^']*'|b\"[^\"]*\")\)")
 _WRAPPED = "_crm_contract_counted"
@@ -80,3 +84,18 @@ def find_reproduction(error: BaseException | None, text: str = "") -> Reproducti
         if found:
             return ast.literal_eval(found.group("version")), ast.literal_eval(found.group("blob"))
     return None
+
+
+@functools.cache
+def suite_fingerprint() -> str:
+    """A digest of the suite's and the strategies' sources: a blob replays exactly only on the same code."""
+    digest = hashlib.sha256()
+    for package in ("contract_tests", "strategies"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        root = Path(next(iter(spec.submodule_search_locations)))
+        for path in sorted(root.glob("*.py")):
+            digest.update(f"{package}/{path.name}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -209,8 +209,8 @@ class Recorder:
             "expected": self.redactor.data(violation.expected) if violation else None,
             "observed": self.redactor.data(violation.observed) if violation else None,
             "exchanges": self._exchanges(violation),
-            "reproduction": {"hypothesis": reproduction[0], "blob": reproduction[1].decode("ascii")}
-            if reproduction else None,
+            "reproduction": {"hypothesis": reproduction[0], "blob": reproduction[1].decode("ascii"),
+                             "suite": examples.suite_fingerprint()} if reproduction else None,
         }
         record.replay["objects"] = self._objects(record.replay["exchanges"])
 

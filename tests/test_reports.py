@@ -138,6 +138,26 @@ def test_replay_says_fixed_on_the_correct_server_and_still_failing_on_the_faulty
     assert still.returncode == 1 and still.stdout.startswith("crm-contract: STILL FAILING: [A2]"), shown(still)
 
 
+def test_replay_of_a_state_machine_failure(tmp_path: Path, faulty_server: EmbeddedServer) -> None:
+    """A sequence that no longer fails runs past its failing step, out of recorded choices: still FIXED."""
+    run = run_against(FAULT, tmp_path / "machine", "test_every_sequence and unique-key and not non-unique")
+    assert run.result.returncode == 1, shown(run.result)
+    replay = str(next(run.directory.glob("failures/*.json")))
+    fixed = cli("replay", replay, "--token", WRITE)
+    assert fixed.returncode == 0 and "FIXED" in fixed.stdout, shown(fixed)
+    still = cli("replay", replay, "--base-url", faulty_server.base_url, "--token", WRITE)
+    assert still.returncode == 1 and "STILL FAILING" in still.stdout, shown(still)
+
+
+def test_a_replay_file_of_another_suite_version_is_refused(failing: Run, tmp_path: Path) -> None:
+    data = json.loads(next(failing.directory.glob("failures/A2-*.json")).read_text(encoding="utf-8"))
+    data["reproduction"]["suite"] = "0000000000000000"
+    other = tmp_path / "A2-1.json"
+    other.write_text(json.dumps(data), encoding="utf-8")
+    result = cli("replay", str(other))
+    assert result.returncode == 2 and "another version of the suite" in result.stderr, shown(result)
+
+
 def test_replay_of_a_file_that_is_not_one_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"format": "something else"}', encoding="utf-8")
