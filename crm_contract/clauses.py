@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CLAUSES", "Clause", "clause_ids"]
+import pytest
+
+from crm_contract.violations import clause_of
+
+__all__ = ["CLAUSES", "Clause", "clause_ids", "clauses_of"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,9 @@ CLAUSES: tuple[Clause, ...] = (
 
 def clause_ids() -> list[str]:
     return [clause.id for clause in CLAUSES]
+
+
+def clauses_of(item: pytest.Item) -> tuple[str, ...]:
+    """The clauses named by the `rule` markers of a test (module, class and function), in order, once each."""
+    rules = (rule for marker in item.iter_markers("rule") for rule in marker.args)
+    return tuple(dict.fromkeys(clause_of(rule) or rule for rule in rules))

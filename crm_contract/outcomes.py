@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import httpx
@@ -21,7 +21,10 @@ from crm_contract.redaction import Redactor
 from crm_contract.traffic import Traffic
 from crm_contract.violations import ContractViolation
 
-__all__ = ["CLOCK_START", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "RunOutcome", "check_target", "inconclusive_reason"]
+__all__ = [
+    "CLOCK_START", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "RunOutcome", "check_target", "exceptions_in",
+    "inconclusive_reason",
+]
 
 # When the run started (seconds since the epoch), set by a runner that starts pytest in a subprocess
 # (`crm-contract run`, the zoo), so that "first violation after N s" counts from the user's command.
@@ -64,6 +67,21 @@ def _first_status(http: httpx.Client) -> int | None:
                              "within 15 s, twice")
 
 
+def exceptions_in(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then its causes, contexts and the members of exception groups, breadth first, each once."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
 def inconclusive_reason(error: BaseException, tripped: str | None = None) -> str | None:
     """Why a test that raised `error` is inconclusive, or None if it failed (or erred) for real.
 
@@ -74,20 +92,11 @@ def inconclusive_reason(error: BaseException, tripped: str | None = None) -> str
     never hidden by an outage that followed it, e.g. during clean-up.
     """
     found: list[TargetInconclusive] = []
-    seen: set[int] = set()
-    pending: list[BaseException] = [error]
-    while pending:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in exceptions_in(error):
         if isinstance(current, AssertionError | pytest.fail.Exception):
             return None
         if isinstance(current, TargetInconclusive):
             found.append(current)
-        if isinstance(current, BaseExceptionGroup):
-            pending.extend(current.exceptions)
-        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     if found:
         return str(found[-1])  # the deepest: the first outage, not the clean-up after it
     return f"{tripped}; then {type(error).__name__}" if tripped else None

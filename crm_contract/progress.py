@@ -34,10 +34,11 @@ from typing import Any
 
 import pytest
 
+from crm_contract.clauses import clauses_of
 from crm_contract.traffic import Traffic
 
 __all__ = [
-    "ENV", "MODES", "Progress", "StatusLine", "Tally", "add_options", "clauses_of", "fit", "in_ci", "progress_mode",
+    "ENV", "MODES", "Progress", "StatusLine", "Tally", "add_options", "fit", "in_ci", "progress_mode",
     "show_progress",
 ]
 
@@ -87,11 +88,6 @@ def show_progress(mode: str, *, isatty: bool, environ: Mapping[str, str], verbos
     if mode == "no" or verbosity > 0 or live_output:
         return False
     return mode == "yes" or (isatty and not in_ci(environ))
-
-
-def clauses_of(item: pytest.Item) -> tuple[str, ...]:
-    """The clauses named by the ``rule`` markers of a test (module, class and function), in order."""
-    return tuple(dict.fromkeys(rule for marker in item.iter_markers("rule") for rule in marker.args))
 
 
 class Tally:

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from crm_contract import examples
-from crm_contract.clauses import CLAUSES
+from crm_contract.clauses import CLAUSES, clauses_of
 from crm_contract.client import NO_BODY
-from crm_contract.outcomes import RunOutcome
+from crm_contract.outcomes import RunOutcome, exceptions_in
 from crm_contract.redaction import Redactor, public_url
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
@@ -90,11 +90,6 @@ def clause_verdicts(tests: list[Entry]) -> list[dict[str, Any]]:
     return rows
 
 
-def _clauses(item: pytest.Item) -> list[str]:
-    rules = [rule for mark in item.iter_markers("rule") for rule in mark.args]
-    return list(dict.fromkeys(clause_of(rule) or rule for rule in rules))
-
-
 def _versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for package in _PACKAGES:
@@ -107,18 +102,9 @@ def _versions() -> dict[str, str]:
 
 def _violation_in(error: BaseException | None) -> ContractViolation | None:
     """The contract violation behind `error`, looking through causes and exception groups."""
-    pending, seen = [error], set()
-    while pending:
-        current = pending.pop(0)
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ContractViolation):
-            return current
-        if isinstance(current, BaseExceptionGroup):
-            pending.extend(current.exceptions)
-        pending.extend((current.__cause__, current.__context__))
-    return None
+    if error is None:
+        return None
+    return next((found for found in exceptions_in(error) if isinstance(found, ContractViolation)), None)
 
 
 class Recorder:
@@ -141,12 +127,12 @@ class Recorder:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             examples.instrument(item)
-            self.tests[item_id(item)] = Entry(item_id(item), _clauses(item), outcome="not-run",
+            self.tests[item_id(item)] = Entry(item_id(item), list(clauses_of(item)), outcome="not-run",
                                                  reason="not run")
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         for item in items:
-            self.tests[item_id(item)] = Entry(item_id(item), _clauses(item), outcome="not-run",
+            self.tests[item_id(item)] = Entry(item_id(item), list(clauses_of(item)), outcome="not-run",
                                                  reason="deselected")
 
     # Running ---------------------------------------------------------------------------------------

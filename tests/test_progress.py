@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from crm_contract.progress import StatusLine, Tally, clauses_of, in_ci, progress_mode, show_progress
+from crm_contract.clauses import clauses_of
+from crm_contract.progress import StatusLine, Tally, in_ci, progress_mode, show_progress
 from crm_contract.traffic import Traffic
 
 ROOT = Path(__file__).resolve().parent.parent
