@@ -25,12 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import click
 
 from crm_contract.clauses import CLAUSES
 from crm_contract.outcomes import CLOCK_START, FAILED, INCONCLUSIVE, OK, USAGE
+from crm_contract.redaction import public_url
 from crm_contract.reports.diff import ABSENT, ReportError, clause_order, load_report
 
 __all__ = [
@@ -79,12 +80,7 @@ class Target:
     @property
     def shown_url(self) -> str:
         """The base URL without user info, query or fragment, as reports give it: no credential leaves."""
-        if self.base_url == REFERENCE:
-            return REFERENCE
-        parts = urlsplit(self.base_url)
-        host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return REFERENCE if self.base_url == REFERENCE else public_url(self.base_url)
 
 
 # Targets from the options ----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ _HEADER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-]{8,})")
 def public_url(url: str) -> str:
     """`url` without user info, query or fragment: what may be shown of a base URL."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
