@@ -8,7 +8,7 @@ particular server: schemas come from `object_schemas()` or from what a target re
 from __future__ import annotations
 
 from .dispatch import SUPPORTED_TYPES, VALUE_STRATEGIES, ValueStrategies, accepted_values, rejected_values, same_value
-from .keys import NEAR_MISS_KINDS, NearMiss, matching_keys, near_miss_variants, run_id, run_number_base
+from .keys import NEAR_MISS_KINDS, NearMiss, matching_keys, near_miss_sets, near_miss_variants, run_id, run_number_base
 from .payloads import (
     BadMatchingPayload,
     InvalidPayload,
@@ -58,7 +58,7 @@ __all__ = [
     "VALUE_STRATEGIES", "Attribute", "AttributeDefinition", "BadMatchingPayload", "InvalidPayload", "NearMiss",
     "ObjectDefinition", "ObjectSchema", "Rejected", "ValueStrategies", "accepted_values", "attribute_definitions",
     "bad_matching_payloads", "checkbox_values", "date_values", "datetime_values", "from_object_schema",
-    "full_payloads", "invalid_payloads", "matching_keys", "multiselect_values", "near_miss_variants",
+    "full_payloads", "invalid_payloads", "matching_keys", "multiselect_values", "near_miss_sets", "near_miss_variants",
     "null_payloads", "number_values", "object_schemas", "partial_payloads", "phone_number_values",
     "rejected_checkbox_values", "rejected_date_values", "rejected_datetime_values", "rejected_multiselect_values",
     "rejected_number_values", "rejected_select_values", "rejected_text_values", "rejected_values", "run_id",

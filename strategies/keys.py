@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from .values import MAX_NUMBER, MAX_TEXT
 
-__all__ = ["NEAR_MISS_KINDS", "NearMiss", "matching_keys", "near_miss_variants", "run_id", "run_number_base"]
+__all__ = [
+    "NEAR_MISS_KINDS", "NearMiss", "matching_keys", "near_miss_sets", "near_miss_variants", "run_id", "run_number_base",
+]
 
 NEAR_MISS_KINDS = ("case", "whitespace", "nfc", "nfd", "type")
 _RUN_ID = os.environ.get("CRM_CONTRACT_RUN_ID") or f"cc{secrets.token_hex(3)}"
@@ -124,10 +126,24 @@ def near_miss_variants(key: Any) -> st.SearchStrategy[NearMiss]:
     Raises ValueError for a key that has none (e.g. `True`). Shrinks towards the first variant of the
     first kind listed (for a string, the key with a trailing space).
     """
+    return st.sampled_from(_by_kind(key)).flatmap(st.sampled_from)
+
+
+def near_miss_sets(key: Any) -> st.SearchStrategy[tuple[NearMiss, ...]]:
+    """One near miss of every kind `key` has (see `near_miss_variants`): padding, case, normal forms, type.
+
+    For a check that must hold for each kind in every example, so that no kind depends on the luck of
+    the draw. Raises ValueError for a key that has none. Shrinks each towards the first variant of its
+    kind (for a string, the trailing space and the flipped case).
+    """
+    return st.tuples(*(st.sampled_from(variants) for variants in _by_kind(key)))
+
+
+def _by_kind(key: Any) -> list[list[NearMiss]]:
     found = _variants(key)
     if not found:
         raise ValueError(f"{key!r} has no near-miss variant")
     by_kind: dict[str, list[NearMiss]] = {}
     for miss in found:
         by_kind.setdefault(miss.kind, []).append(miss)
-    return st.sampled_from(list(by_kind.values())).flatmap(st.sampled_from)
+    return list(by_kind.values())  # in the order listed above: whitespace first

@@ -23,6 +23,7 @@ from strategies import (
     NearMiss,
     from_object_schema,
     matching_keys,
+    near_miss_sets,
     near_miss_variants,
     number_values,
     run_id,
@@ -144,6 +145,21 @@ def test_near_miss_variants_of_known_keys(key: Any, expected: set[tuple[str, Any
 
     collect()
     assert {(kind, repr(value)) for kind, value in found} == {(kind, repr(value)) for kind, value in expected}
+
+
+@pytest.mark.parametrize(("key", "kinds"), [("abc", ["whitespace", "case"]), ("é", ["whitespace", "case", "nfd"]),
+                                           ("-42", ["whitespace", "type"]), (42, ["type"])])
+def test_a_near_miss_set_has_one_variant_of_every_kind_the_key_has(key: Any, kinds: list[str]) -> None:
+    @settings(max_examples=30, derandomize=True, database=None)
+    @given(misses=near_miss_sets(key), miss=near_miss_variants(key))
+    def check(misses: tuple[NearMiss, ...], miss: NearMiss) -> None:
+        assert [m.kind for m in misses] == kinds
+        assert miss.kind in kinds
+        assert all(not _is_key(m.value, key) for m in misses)
+
+    check()
+    with pytest.raises(ValueError, match="no near-miss variant"):
+        near_miss_sets(True)
 
 
 def test_near_misses_and_keys_shrink_as_documented() -> None:
