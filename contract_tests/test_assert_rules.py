@@ -76,10 +76,12 @@ def test_a2_asserting_a_known_value_updates_that_record_and_keeps_its_id(arenas:
                              "section 5" if made_by_post else "A1", log)
         response = arena.assert_record(second)
         if response.status_code == 201:
-            fail("A2", f"a record ({made['id']}) holds the matching value {key!r}, yet the assert created one", log)
+            fail("A2", f"a record ({made['id']}) holds the matching value {key!r}, yet the assert created one", log,
+                 expected={"status": 200, "id": made["id"]}, observed={"status": 201})
         updated = record_of(response, 200, "A2", log, arena.slug)
         if updated["id"] != made["id"]:
-            fail("A2", f"the assert updated {updated['id']}, not {made['id']}, the record holding {key!r}", log)
+            fail("A2", f"the assert updated {updated['id']}, not {made['id']}, the record holding {key!r}", log,
+                 expected={"id": made["id"]}, observed={"id": updated["id"]})
         if arena.strict:
             expected = {k: second[k] if k in second else first.get(k) for k in arena.schema.keys}
             record_agrees(updated, expected, arena.schema, "A2", log)

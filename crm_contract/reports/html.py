@@ -231,10 +231,11 @@ def _failure(failure: _Failure, report: Mapping[str, Any], clause_title: Any, *,
         missing = "was not provided" if failure.replay else "does not exist for this failure"
         parts.append(f'<p class="note">The replay file {missing}, so its requests are not shown.</p>')
     else:
-        parts.append(
-            f'<div class="ev"><div><b>Expected</b>{_block(data.get("expected"))}</div>'
-            f'<div><b>Observed</b>{_block(data.get("observed"))}</div></div>'
-        )
+        if data.get("expected") is not None or data.get("observed") is not None:  # else the summary says it
+            parts.append(
+                f'<div class="ev"><div><b>Expected</b>{_block(data.get("expected"))}</div>'
+                f'<div><b>Observed</b>{_block(data.get("observed"))}</div></div>'
+            )
         exchanges = data.get("exchanges") or []
         parts.append(f"<h4>Requests, oldest first ({len(exchanges)})</h4>")
         parts.append('<ol class="exchanges">' + "".join(_exchange(x) for x in exchanges) + "</ol>")
