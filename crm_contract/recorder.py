@@ -249,6 +249,7 @@ class Recorder:
     def report(self, exit_code: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         """report.json as a dict, and the replay files by their path in the report directory."""
         tests = list(self.tests.values())
+        facts = self._run_facts()  # once: every replay file and the report carry the same
         counters: dict[str, int] = {}
         replays: dict[str, dict[str, Any]] = {}
         for test in tests:
@@ -257,13 +258,13 @@ class Recorder:
                 counters[clause] = counters.get(clause, 0) + 1
                 name = f"failures/{clause.replace(' ', '-')}-{counters[clause]}.json"
                 test.failure["replay"] = name
-                replays[name] = {**test.replay, **self._run_facts()}
+                replays[name] = {**test.replay, **facts}
         clauses = clause_verdicts(tests)
         verdicts = {clause["verdict"] for clause in clauses}
         overall = next((verdict for verdict in ("fail", "inconclusive", "pass") if verdict in verdicts), "not-run")
         first = self.outcome.first_violation
         report = {
-            "format": REPORT_FORMAT, **self._run_facts(),
+            "format": REPORT_FORMAT, **facts,
             "started": self.started.isoformat(timespec="seconds"),
             "duration": round(time.monotonic() - self.clock, 2),
             "verdict": overall, "exit_code": exit_code,
