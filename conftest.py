@@ -1,9 +1,18 @@
-"""Loads the contract suite's pytest plugin for every test run from this checkout.
+"""This checkout's own test runs: the suite's Hypothesis profiles, for tests/ as for the suite.
 
-The plugin (Hypothesis profiles, the target options such as --base-url and --token, the `target`
-fixture) lives in `crm_contract/pytest_plugin.py` rather than here, because the installed
-`crm-contract run` must work outside a checkout, where this file does not exist: it loads the same
-plugin with `-p crm_contract.pytest_plugin`.
+The contract suite's pytest plugin (`crm_contract/pytest_plugin.py`) is registered by the package's
+``pytest11`` entry point, so it needs no conftest: an installed `crm-contract run` works from any
+directory. It stays inert for this project's own tests (`tests/`); this file only gives those tests the
+same Hypothesis profiles (`dev` unless another is chosen with ``--hypothesis-profile``).
 """
 
-pytest_plugins = ["crm_contract.pytest_plugin"]
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.hookimpl(tryfirst=True)  # registered before Hypothesis's plugin loads --hypothesis-profile
+def pytest_configure(config: pytest.Config) -> None:
+    from crm_contract.session import register_profiles
+
+    register_profiles()

@@ -22,10 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-from contract import OPENAPI_PATH
+from crm_contract.contract import OPENAPI_PATH
+from crm_contract.reference_server import FAULTS
+
 from crm_contract.embedded import EmbeddedServer
 from crm_contract.zoo import run_one
-from reference_server import FAULTS
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 

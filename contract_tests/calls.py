@@ -13,12 +13,18 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from crm_contract.contract_tests.checks import envelope_of, error_of, fail, parse_timestamp, record_of
+from crm_contract.strategies import (
+    AttributeDefinition,
+    ObjectDefinition,
+    ObjectSchema,
+    run_id,
+    same_value,
+    value_strategy,
+)
 from hypothesis import strategies as st
 
 from crm_contract.client import ContractClient, Exchange
-from strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, run_id, same_value, value_strategy
-
-from .checks import envelope_of, error_of, fail, parse_timestamp, record_of
 
 __all__ = ["RecordCalls", "bodies", "definition", "fresh_key", "records_of", "stamps"]
 

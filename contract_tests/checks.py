@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import httpx
+from crm_contract.strategies import ObjectSchema, same_value
 
 from crm_contract.client import Exchange
 from crm_contract.violations import ContractViolation
-from strategies import ObjectSchema, same_value
 
 __all__ = [
     "UUID", "envelope_of", "error_of", "fail", "parse_timestamp", "record_of", "record_agrees", "render",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from crm_contract.strategies import ObjectDefinition
 
 from crm_contract.client import ContractClient
-from crm_contract.pytest_plugin import Target
+from crm_contract.session import Target
 from crm_contract.workspace import CreatedObject, SetupError, Workspace
-from strategies import ObjectDefinition
 
 
 @pytest.fixture(scope="session")

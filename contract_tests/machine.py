@@ -12,13 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import assume
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-
-from crm_contract.client import ContractClient, Exchange
-from crm_contract.workspace import Workspace
-from strategies import (
+from crm_contract.contract_tests.checks import error_of, fail, parse_timestamp, record_agrees, record_of
+from crm_contract.contract_tests.model import ModelRecord, Prediction, RecordModel
+from crm_contract.strategies import (
     SYSTEM_KEYS,
     ObjectSchema,
     bad_matching_payloads,
@@ -28,9 +24,12 @@ from strategies import (
     null_payloads,
     partial_payloads,
 )
+from hypothesis import assume
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from .checks import error_of, fail, parse_timestamp, record_agrees, record_of
-from .model import ModelRecord, Prediction, RecordModel
+from crm_contract.client import ContractClient, Exchange
+from crm_contract.workspace import Workspace
 
 __all__ = ["AssertMachine", "Subject"]
 

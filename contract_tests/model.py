@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from strategies import ObjectSchema, same_value
+from crm_contract.strategies import ObjectSchema, same_value
 
 __all__ = ["ModelRecord", "Prediction", "RecordModel"]
 

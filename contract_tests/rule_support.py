@@ -16,12 +16,9 @@ from typing import Any, NoReturn
 
 import httpx
 import pytest
-from hypothesis import strategies as st
-
-from crm_contract.client import ContractClient, Exchange
-from crm_contract.pytest_plugin import Target
-from crm_contract.workspace import Workspace
-from strategies import (
+from crm_contract.contract_tests.checks import fail, parse_timestamp, record_of
+from crm_contract.contract_tests.subjects import MATCHING_LABEL, assert_object_definition
+from crm_contract.strategies import (
     MAX_NUMBER,
     MAX_TEXT,
     Attribute,
@@ -32,9 +29,11 @@ from strategies import (
     run_id,
     same_value,
 )
+from hypothesis import strategies as st
 
-from .checks import fail, parse_timestamp, record_of
-from .subjects import MATCHING_LABEL, assert_object_definition
+from crm_contract.client import ContractClient, Exchange
+from crm_contract.session import Target
+from crm_contract.workspace import Workspace
 
 __all__ = ["Arena", "Arenas", "Joined", "not_run", "valid_for"]
 

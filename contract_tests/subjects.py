@@ -9,12 +9,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from crm_contract.client import ContractClient
-from crm_contract.pytest_plugin import Target
-from crm_contract.workspace import Workspace
-from strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, run_id
+from crm_contract.contract_tests.machine import Subject
+from crm_contract.strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, run_id
 
-from .machine import Subject
+from crm_contract.client import ContractClient
+from crm_contract.session import Target
+from crm_contract.workspace import Workspace
 
 __all__ = ["MATCHING_LABEL", "assert_object_definition", "make_subject"]
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from crm_contract.contract_tests.checks import error_of, fail, parse_timestamp, record_agrees, record_of
+from crm_contract.contract_tests.rule_support import Arena, Arenas, not_run, valid_for
+from crm_contract.strategies import SYSTEM_KEYS, bad_matching_payloads, near_miss_sets, null_payloads, run_id
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_contract.client import ContractClient
-from crm_contract.pytest_plugin import Target
+from crm_contract.session import Target
 from crm_contract.workspace import Workspace
-from strategies import SYSTEM_KEYS, bad_matching_payloads, near_miss_sets, null_payloads, run_id
-
-from .checks import error_of, fail, parse_timestamp, record_agrees, record_of
-from .rule_support import Arena, Arenas, not_run, valid_for
 
 UNIQUENESS = pytest.mark.parametrize("unique", [True, False], ids=["unique-key", "non-unique-key"])
 KEY_TYPES = pytest.mark.parametrize("key_type", ["text", "phone_number", "number"])

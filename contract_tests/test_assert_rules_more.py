@@ -14,16 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
+from crm_contract.contract_tests.checks import error_of, fail, record_agrees, record_of
+from crm_contract.contract_tests.rule_support import Arena, Arenas, Joined, not_run
+from crm_contract.strategies import SUPPORTED_TYPES, invalid_payloads, rejected_values, run_id
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_contract.client import ContractClient, Exchange
-from crm_contract.pytest_plugin import Target
+from crm_contract.session import Target
 from crm_contract.workspace import Workspace
-from strategies import SUPPORTED_TYPES, invalid_payloads, rejected_values, run_id
-
-from .checks import error_of, fail, record_agrees, record_of
-from .rule_support import Arena, Arenas, Joined, not_run
 
 UNKNOWN_TOKEN = f"{run_id()}-unknown-{secrets.token_hex(8)}"
 UNIQUENESS = pytest.mark.parametrize("unique", [True, False], ids=["unique-key", "non-unique-key"])

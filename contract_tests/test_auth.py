@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from crm_contract.contract_tests.calls import definition, fresh_key
+from crm_contract.contract_tests.checks import envelope_of, error_of, fail, record_of
+from crm_contract.strategies import AttributeDefinition, ObjectDefinition, run_id
 
 from crm_contract.client import ContractClient, Exchange
-from crm_contract.pytest_plugin import Target
+from crm_contract.session import Target
 from crm_contract.workspace import CreatedObject, Workspace
-from strategies import AttributeDefinition, ObjectDefinition, run_id
-
-from .calls import definition, fresh_key
-from .checks import envelope_of, error_of, fail, record_of
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from crm_contract.contract_tests.checks import fail, record_of
+from crm_contract.contract_tests.rule_support import Arena, Arenas, Joined
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_contract.client import ContractClient, Exchange
-from crm_contract.pytest_plugin import Target
+from crm_contract.session import Target
 from crm_contract.workspace import Workspace
-
-from .checks import fail, record_of
-from .rule_support import Arena, Arenas, Joined
 
 PARALLEL = 32
 

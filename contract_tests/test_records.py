@@ -14,16 +14,22 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from crm_contract.contract_tests.calls import RecordCalls, bodies, definition, fresh_key, records_of, stamps
+from crm_contract.contract_tests.checks import envelope_of, error_of, fail
+from crm_contract.strategies import (
+    SUPPORTED_TYPES,
+    AttributeDefinition,
+    ObjectDefinition,
+    ObjectSchema,
+    run_id,
+    same_value,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_contract.client import ContractClient
-from crm_contract.pytest_plugin import Target
+from crm_contract.session import Target
 from crm_contract.workspace import CreatedObject, Workspace
-from strategies import SUPPORTED_TYPES, AttributeDefinition, ObjectDefinition, ObjectSchema, run_id, same_value
-
-from .calls import RecordCalls, bodies, definition, fresh_key, records_of, stamps
-from .checks import envelope_of, error_of, fail
 
 OPTIONS = ("Lead", "Won", "Lost")
 

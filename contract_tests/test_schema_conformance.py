@@ -32,19 +32,18 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
+from crm_contract.contract import OPENAPI_PATH
+from crm_contract.contract_tests.calls import definition, fresh_key
+from crm_contract.strategies import AttributeDefinition, ObjectDefinition, run_id
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import CoverageScenario
 
-from contract import OPENAPI_PATH
 from crm_contract.client import RETRIED_STATUSES, ContractClient, Exchange, TargetInconclusive, retry_delay
-from crm_contract.pytest_plugin import Target
+from crm_contract.session import Target
 from crm_contract.violations import ContractViolation
 from crm_contract.workspace import CreatedObject, Workspace
-from strategies import AttributeDefinition, ObjectDefinition, run_id
-
-from .calls import definition, fresh_key
 
 # Negative data only where the path names the run's object and the contract demands the 400.
 NEGATIVE_OPERATIONS = frozenset({"listRecords", "createRecord", "assertRecord", "updateRecord"})

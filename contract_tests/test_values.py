@@ -14,13 +14,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from crm_contract.client import ContractClient
-from crm_contract.pytest_plugin import Target
-from crm_contract.workspace import CreatedObject, Workspace
-from strategies import (
+from crm_contract.contract_tests.calls import definition, fresh_key, records_of
+from crm_contract.contract_tests.checks import fail
+from crm_contract.strategies import (
     SUPPORTED_TYPES,
     SYSTEM_KEYS,
     AttributeDefinition,
@@ -29,9 +25,12 @@ from strategies import (
     rejected_values,
     text_values,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
-from .calls import definition, fresh_key, records_of
-from .checks import fail
+from crm_contract.client import ContractClient
+from crm_contract.session import Target
+from crm_contract.workspace import CreatedObject, Workspace
 
 OPTIONS = ("Red", "Green", "Blue")
 TYPES = sorted(SUPPORTED_TYPES)

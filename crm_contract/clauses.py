@@ -1,4 +1,4 @@
-"""The clauses of the contract that reports give a verdict on, in the order of `shared/api/zeeg-crm-v2.md`.
+"""The clauses of the contract that reports give a verdict on, in the order of `docs/contract.md`.
 
 A1–A15 are the rules of the assert endpoint (section 6); sections 1, 4 and 5 are the conventions, the
 value rules and the record calls. The tag says where a clause comes from: D documented by Zeeg, R a
@@ -13,7 +13,12 @@ import pytest
 
 from crm_contract.violations import clause_of
 
-__all__ = ["CLAUSES", "Clause", "clause_ids", "clauses_of"]
+__all__ = ["CLAUSES", "CONTRACT_DOC", "Clause", "clause_ids", "clauses_of"]
+
+#: The project's contract document, relative to the repository (and the sdist) root.
+CONTRACT_DOC = "docs/contract.md"
+_SECTIONS = {"section 1": "1-conventions", "section 4": "4-attribute-values-in-record-bodies",
+             "section 5": "5-records-of-a-custom-object"}
 
 
 @dataclass(frozen=True)
@@ -22,15 +27,24 @@ class Clause:
     title: str
     tag: str
 
+    @property
+    def anchor(self) -> str:
+        """The heading of this clause in `CONTRACT_DOC`, as Markdown renderers name it."""
+        return _SECTIONS.get(self.id, self.id.lower())
+
+    @property
+    def link(self) -> str:
+        return f"{CONTRACT_DOC}#{self.anchor}"
+
 
 CLAUSES: tuple[Clause, ...] = (
     Clause("A1", "No record has the matching value: created, 201, a new id", "D"),
     Clause("A2", "A record has the matching value: updated, 200, the same id", "D"),
-    Clause("A3", "Matching is exact: no case folding, trimming, normalisation or coercion", "D/R"),
+    Clause("A3", "Matching is exact: no case folding, wildcards, trimming, normalisation or coercion", "D/R"),
     Clause("A4", "The whole body applies: omitted null on create, kept on update; null clears", "D/R"),
     Clause("A5", "Repeating an assert is idempotent", "D"),
     Clause("A6", "A missing, unknown or system matchingAttribute is 400", "R"),
-    Clause("A7", "A missing, null or empty matching value is 400", "D/R"),
+    Clause("A7", "A missing, null or empty matching value is 400; 0, false and spaces match", "D/R"),
     Clause("A8", "A unique value held by another record is 400; a record's own value is fine", "D"),
     Clause("A9", "Several matches: only the first (oldest) is updated", "D/R"),
     Clause("A10", "A rejected assert changes nothing", "R"),

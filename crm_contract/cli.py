@@ -8,31 +8,30 @@ possible (also an interrupted run, or pytest failing internally).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from crm_contract import __version__, replay, zoo
+from crm_contract import PLUGIN, SUITE, __version__, replay, zoo
 from crm_contract.client import TargetInconclusive
 from crm_contract.compare import compare
 from crm_contract.errors import ConfigError, Inconclusive
-from crm_contract.outcomes import CLOCK_START, FAILED, INCONCLUSIVE, OK, USAGE, check_target
+from crm_contract.outcomes import CLOCK_START, INCONCLUSIVE, OK, USAGE, VERDICT_FILE, check_target
 from crm_contract.probe import TargetUnusable
-from crm_contract.pytest_plugin import CONTRACT_PROFILES, READ_SCOPES, WRITE_SCOPES, embedded_tokens
 from crm_contract.redaction import public_url
 from crm_contract.reports.diff import diff
 from crm_contract.serving import serve
+from crm_contract.session import CONTRACT_PROFILES, READ_SCOPES, WRITE_SCOPES, cache_root, embedded_tokens
 
 __all__ = ["main"]
 
-# pytest's exit codes: 0 ok, 1 tests failed, 2 interrupted, 3 internal error (or, from the plugin,
-# every failure inconclusive), 4 usage error (or, from the plugin, an unusable target), 5 no tests.
-PYTEST_EXIT = {0: OK, 1: FAILED, 2: INCONCLUSIVE, 3: INCONCLUSIVE, 4: USAGE, 5: INCONCLUSIVE}
 HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
 
 
@@ -181,28 +180,50 @@ def run_suite(
         raise Inconclusive(str(error)) from None
     click.echo(f"crm-contract: checking {public_url(base_url)} (contract profile {profile})")
     # A fresh interpreter: pytest must import (and rewrite) the suite before anything else imports it.
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "contract_tests",
-        "-p",
-        "crm_contract.pytest_plugin",
-        "--base-url",
-        base_url,
-        *args,
-    ]
+    # pytest's cache goes with Hypothesis's database to the user cache directory, not the working one.
+    command = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-p", PLUGIN,
+               "-o", f"cache_dir={cache_root() / 'pytest'}", "--base-url", base_url, *args]
     env = {**os.environ, "ZEEG_API_TOKEN": token, CLOCK_START: started}  # tokens in the environment, not argv
     env.pop("ZEEG_API_READ_TOKEN", None)
     if read_token:
         env["ZEEG_API_READ_TOKEN"] = read_token
+    with tempfile.TemporaryDirectory(prefix="crm-contract-") as scratch:
+        verdict = Path(scratch) / "verdict.json"
+        env[VERDICT_FILE] = str(verdict)
+        try:
+            status = subprocess.run(command, env=env, check=False).returncode
+        except KeyboardInterrupt:
+            click.echo("crm-contract: interrupted", err=True)
+            return INCONCLUSIVE
+        return session_exit_code(verdict, status)
+
+
+def session_exit_code(verdict: Path, pytest_status: int) -> int:
+    """The run's exit code, as the suite's session wrote it; 2 when the session never got to write it."""
     try:
-        code = subprocess.run(command, env=env, check=False).returncode
-    except KeyboardInterrupt:
-        click.echo("crm-contract: interrupted", err=True)
-        return INCONCLUSIVE
-    return PYTEST_EXIT.get(code, INCONCLUSIVE)
+        return int(json.loads(verdict.read_text())["exit"])
+    except (OSError, ValueError, KeyError, TypeError):
+        click.echo(f"crm-contract: error: the contract suite could not start (pytest exited with {pytest_status} "
+                   "before the suite's session ended; its output is above)", err=True)
+        return USAGE
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per clause, for scripts.")
+def clauses(as_json: bool) -> int:
+    """List the contract's clauses: rule id, tag ([D] documented, [R] reference choice) and statement.
+
+    The rules in full are in the project's docs/contract.md; reports use these ids.
+    """
+    from crm_contract.clauses import CLAUSES
+
+    for clause in CLAUSES:
+        if as_json:
+            click.echo(json.dumps({"id": clause.id, "tag": clause.tag, "title": clause.title,
+                                   "contract": clause.link}))
+        else:
+            click.echo(f"{clause.id:<10} [{clause.tag:<3}] {clause.title}")
+    return OK
 
 
 cli.add_command(serve)

@@ -10,7 +10,7 @@ from types import TracebackType
 
 import uvicorn
 
-from reference_server import DEFAULT_WRITE_TOKEN, create_app
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN, create_app
 
 __all__ = ["EmbeddedServer", "free_port"]
 

@@ -91,7 +91,7 @@ def suite_fingerprint() -> str:
     """A digest of the suite's and the strategies' sources: a blob replays exactly only on the same code."""
     digest = hashlib.sha256()
     for package in ("contract_tests", "strategies"):
-        spec = importlib.util.find_spec(package)
+        spec = importlib.util.find_spec(f"crm_contract.{package}")
         if spec is None or not spec.submodule_search_locations:
             continue
         root = Path(next(iter(spec.submodule_search_locations)))

@@ -7,9 +7,11 @@ check failed along the way. A run whose only failures are inconclusive gives no 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,8 +24,8 @@ from crm_contract.traffic import Traffic
 from crm_contract.violations import ContractViolation
 
 __all__ = [
-    "CLOCK_START", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "RunOutcome", "check_target", "exceptions_in",
-    "inconclusive_reason",
+    "CLOCK_START", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "VERDICT_FILE", "RunOutcome", "check_target",
+    "exceptions_in", "inconclusive_reason", "run_exit_code",
 ]
 
 # When the run started (seconds since the epoch), set by a runner that starts pytest in a subprocess
@@ -31,6 +33,27 @@ __all__ = [
 CLOCK_START = "CRM_CONTRACT_CLOCK_START"
 
 OK, FAILED, USAGE, INCONCLUSIVE = 0, 1, 2, 3
+
+# Where the session writes the exit code of `crm-contract run` when it ends (set by the runner). pytest's
+# own status cannot say it alone: 3 is both pytest's internal error and the plugin's "inconclusive", and a
+# plugin that failed to load leaves a traceback and status 1. No file means the suite never ran: exit 2.
+VERDICT_FILE = "CRM_CONTRACT_VERDICT_FILE"
+# pytest's status -> ours: 2 interrupted (no verdict), 3 internal error (ours or a plugin's), 4 usage error
+# (also an unusable target), 5 no test collected (nothing was checked).
+_FROM_PYTEST = {0: OK, 1: FAILED, 2: INCONCLUSIVE, 3: USAGE, 4: USAGE, 5: INCONCLUSIVE}
+
+
+def run_exit_code(pytest_status: int, *, inconclusive: bool, broken_collection: bool = False) -> int:
+    """The exit code of a run from pytest's final status.
+
+    `inconclusive`: the plugin set status 3 (no verdict), rather than pytest (an internal error).
+    `broken_collection`: the suite could not even be collected, which pytest also reports as status 2.
+    """
+    if inconclusive and pytest_status == INCONCLUSIVE:
+        return INCONCLUSIVE
+    if broken_collection and pytest_status == pytest.ExitCode.INTERRUPTED:
+        return USAGE
+    return _FROM_PYTEST.get(pytest_status, USAGE)
 
 
 def check_target(
@@ -115,6 +138,9 @@ class RunOutcome:
         self.redactor = Redactor([])  # the target's tokens, once the target fixture has named them
         self.inconclusive: list[tuple[str, str]] = []
         self.failed = 0
+        self.declared_inconclusive = False  # the session's status 3 means "no verdict", not pytest's crash
+        self.session: pytest.Session | None = None
+        self.broken_collection = False  # a module of the suite failed to import: a set-up error, not a verdict
         self.started = _clock_start()
         self.running: str | None = None  # the node id of the test running now
         # The first violation any check raised: seconds since the start, its rule, the test. Hypothesis
@@ -175,9 +201,17 @@ class RunOutcome:
             else:
                 self.failed += 1
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.broken_collection = True
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if session.exitstatus == pytest.ExitCode.TESTS_FAILED and self.inconclusive and not self.failed:
             session.exitstatus = INCONCLUSIVE
+            self.declared_inconclusive = True
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.inconclusive:
@@ -194,6 +228,12 @@ class RunOutcome:
 
     def pytest_unconfigure(self) -> None:
         self.close()
+        where = os.environ.get(VERDICT_FILE)
+        if where and self.session is not None:
+            status = int(self.session.exitstatus)
+            code = run_exit_code(status, inconclusive=self.declared_inconclusive,
+                                 broken_collection=self.broken_collection)
+            Path(where).write_text(json.dumps({"exit": code, "pytest_status": status}))
 
 
 def _clock_start() -> float:

@@ -38,7 +38,7 @@ from crm_contract.clauses import clauses_of
 from crm_contract.traffic import Traffic
 
 __all__ = [
-    "ENV", "MODES", "Progress", "StatusLine", "Tally", "add_options", "fit", "in_ci", "progress_mode",
+    "ENV", "MODES", "Progress", "StatusLine", "Tally", "fit", "in_ci", "progress_mode",
     "show_progress",
 ]
 
@@ -48,17 +48,6 @@ _REDRAW_EVERY = 0.2  # seconds: about five redraws a second at most, besides one
 _MIN_LABEL = 12  # characters: a running test shown in fewer says nothing
 _ENV_MODES = {"": "auto", "auto": "auto", "1": "yes", "true": "yes", "on": "yes", "yes": "yes",
               "0": "no", "false": "no", "off": "no", "no": "no"}
-
-
-def add_options(group: pytest.OptionGroup) -> None:
-    """Add ``--crm-progress`` to the plugin's group: options can only come from a registered plugin."""
-    group.addoption(
-        "--crm-progress",
-        choices=MODES,
-        default=None,
-        help="a live status line while the suite runs: auto (when stdout is a terminal, not in CI), yes, no "
-        f"[env {ENV}=auto|yes|no|1|0]; never with -v, -s or live logging",
-    )
 
 
 def progress_mode(option: str | None, environ: Mapping[str, str]) -> str:

@@ -1,105 +1,41 @@
-"""The pytest plugin of the contract suite: Hypothesis profiles, target options, target fixtures.
+"""The pytest plugin of the contract suite, registered by the ``pytest11`` entry point.
 
-It lives in the package, not in a conftest, so that the installed ``crm-contract run`` (which runs
-``pytest --pyargs contract_tests -p crm_contract.pytest_plugin``) works outside a checkout; the root
-``conftest.py`` of the checkout only loads it.
+Installed, it is loaded by every pytest run in the environment, including runs of a user's own tests.
+So this module is cheap (it imports pytest and the standard library only) and inert: it adds its
+options and markers, and nothing else, unless the contract suite is being collected
+(``pytest --pyargs crm_contract.contract_tests``, or a path inside it) or one of its own options is
+given. Only then does it load the suite's session (``crm_contract.session``: Hypothesis profiles, the
+target fixture, the outcome, progress and report plugins), and only then are Hypothesis settings or
+pytest's cache touched.
 
-The target is chosen by options, like pytest-base-url: ``--base-url`` (or ``PYTEST_BASE_URL``, or the
-ini key ``base_url``) with ``--token`` (or ``ZEEG_API_TOKEN``). Without a base URL the session starts
-the embedded reference server on a free loopback port and targets it.
-
-Exit statuses are those of ``crm-contract run``, under plain pytest too: 0 every test passed, 1 a
-contract test failed, 3 inconclusive (the only failures were tests the target left without a verdict,
-see ``crm_contract.outcomes``; they are reported as INCONCLUSIVE, with the reason). A wrong URL, token
-or object ends the session with pytest's own usage-error status, 4, which ``crm-contract run`` reports
-as 2.
+``--base-url`` (with ``PYTEST_BASE_URL`` and the ini key ``base_url``) belongs to pytest-base-url, a
+dependency, which pytest-playwright and pytest-selenium use as well: this plugin reads that option
+rather than defining its own, so the two are installed side by side without a clash. Only where
+pytest-base-url was switched off (``-p no:base_url``) does this plugin add the same option itself.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 
-from crm_contract.client import TargetInconclusive
-from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
-from crm_contract.probe import TargetUnusable
-from crm_contract.redaction import Redactor, public_url
-from crm_contract.traffic import Traffic
-from strategies import ObjectDefinition
-
-__all__ = ["CONTRACT_PROFILES", "Target"]
+__all__ = ["CONTRACT_PROFILES", "suite_requested"]
 
 CONTRACT_PROFILES = ("strict", "documented")
-READ_SCOPES = frozenset({"crm:read"})
-WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
-
-# Every profile talks to a network target, so none has a deadline. "ci" keeps Hypothesis's own CI
-# settings (derandomized, no example database) and is the one Hypothesis loads by itself under CI.
-# The explain phase replays a failure many times over the network for little gain, and short
-# sequences shrink fast: most assert bugs show within a few steps. `thorough` goes deeper and longer:
-# 200 examples a test and 50-step sequences run in tens of minutes on two cores, not hours.
-# print_blob: every failure carries Hypothesis's blob of the shrunk example, for replay files.
-_FAST: dict[str, Any] = {
-    "deadline": None, "phases": [p for p in Phase if p is not Phase.explain], "report_multiple_bugs": False,
-    "print_blob": True,
-}
-settings.register_profile("dev", max_examples=10, stateful_step_count=15, **_FAST)
-settings.register_profile("ci", settings.get_profile("ci"), max_examples=50, stateful_step_count=20, **_FAST)
-settings.register_profile(
-    "thorough", max_examples=200, stateful_step_count=50, suppress_health_check=[HealthCheck.too_slow], **_FAST
-)
-if settings.get_current_profile_name() == "default":
-    settings.load_profile("dev")
+PROGRESS_MODES = ("auto", "yes", "no")
+BASE_URL_PLUGIN = "base_url"  # pytest-base-url's entry point name
+# dests of the options that only make sense for the suite: any of them given switches the plugin on
+OWN_OPTIONS = ("token", "read_token", "crm_object", "matching_attribute", "contract_profile", "crm_report_dir",
+               "crm_replay", "crm_progress")
+_ACTIVE = pytest.StashKey[bool]()
 
 
-@dataclass(frozen=True)
-class Target:
-    """The API under test: where it is, how to authenticate, and which contract profile applies."""
-
-    base_url: str
-    token: str
-    read_token: str | None = None
-    contract_profile: str = "strict"
-    object_slug: str | None = None
-    matching_attribute: str | None = None
-    timeout: float = 15.0
-    traffic: Traffic | None = field(default=None, repr=False, compare=False)
-    # The objects the run made, by slug (filled by the workspace), for replay files to recreate.
-    definitions: dict[str, ObjectDefinition] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def strict(self) -> bool:
-        """True when the reference choices ([R] rules) are checked too."""
-        return self.contract_profile == "strict"
-
-    def client(self, *, token: str | None = None, anonymous: bool = False) -> httpx.Client:
-        """An ``httpx.Client`` for the target, sending ``token`` (default: the write token)."""
-        headers = {"Accept": "application/json"}
-        if not anonymous:
-            headers["Authorization"] = f"Bearer {token or self.token}"
-        return httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout, connect=5.0),
-            event_hooks=self.traffic.event_hooks() if self.traffic else None,
-        )
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("crm-contract", "Zeeg CRM contract suite")
-    group.addoption(
-        "--base-url",
-        help="base URL of the API under test, ending in /v2 (env PYTEST_BASE_URL, ini base_url); "
-        "default: the embedded reference server on a free loopback port",
-    )
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    _ensure_base_url_option(parser, pluginmanager)
+    group = parser.getgroup("crm-contract", "Zeeg CRM contract suite (crm-contract)")
     group.addoption("--token", help="API token with crm:write (env ZEEG_API_TOKEN)")
     group.addoption("--read-token", help="API token with crm:read only (env ZEEG_API_READ_TOKEN)")
     group.addoption("--object", dest="crm_object", metavar="SLUG", help="an existing object to assert into")
@@ -107,123 +43,85 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--contract-profile",
         choices=CONTRACT_PROFILES,
-        default="strict",
-        help="strict: documented rules and reference choices; documented: documented rules only",
+        default=None,
+        help="strict (default): documented rules and reference choices; documented: documented rules only",
     )
     group.addoption("--report-dir", dest="crm_report_dir", metavar="DIR",
                     help="write report.json, junit.xml, report.html and replay files of failures there")
     group.addoption("--crm-replay", metavar="FILE", help="run only the test of this replay file, with its example")
+    group.addoption(
+        "--crm-progress",
+        choices=PROGRESS_MODES,
+        default=None,
+        help="a live status line while the suite runs: auto (when stdout is a terminal, not in CI), yes, no "
+        "[env CRM_CONTRACT_PROGRESS=auto|yes|no|1|0]; never with -v, -s or live logging",
+    )
+
+
+def _ensure_base_url_option(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """``--base-url`` from pytest-base-url, registered here when its entry point has not run yet.
+
+    When this plugin is loaded first (``-p crm_contract.pytest_plugin``, or entry points in another
+    order), pytest-base-url is registered under its entry point name now, so that pytest skips the entry
+    point later and registers it once. Where it was blocked (``-p no:base_url``), the same option is
+    added here, so the suite still takes a base URL.
+    """
+    if pluginmanager.has_plugin(BASE_URL_PLUGIN):
+        return
+    if not pluginmanager.is_blocked(BASE_URL_PLUGIN):
+        import pytest_base_url.plugin
+
+        if not pluginmanager.is_registered(pytest_base_url.plugin):
+            pluginmanager.register(pytest_base_url.plugin, BASE_URL_PLUGIN)
+        return
     parser.addini("base_url", "base URL of the API under test, ending in /v2", default=None)
-    from crm_contract.progress import add_options  # --crm-progress, the live status line
-
-    add_options(group)
-
-
-_OUTCOME = pytest.StashKey[RunOutcome]()
+    parser.getgroup("crm-contract").addoption(
+        "--base-url", default=os.environ.get("PYTEST_BASE_URL"),
+        help="base URL of the API under test, ending in /v2 (env PYTEST_BASE_URL, ini base_url)",
+    )
 
 
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis's plugin loads --hypothesis-profile, which may be ours
 def pytest_configure(config: pytest.Config) -> None:
-    outcome = config.stash[_OUTCOME] = RunOutcome()
-    config.pluginmanager.register(outcome, "crm-contract-outcome")
-    from crm_contract.progress import Progress  # inert unless a person watches a terminal
-
-    config.pluginmanager.register(Progress(config, outcome.traffic), "crm-contract-progress")
     for line in (
         "rule(*ids): the contract rules a test checks, e.g. rule('A1')",
         "documented: checks documented [D] behaviour only; runs under every contract profile",
         "reference: checks a reference choice [R]; runs only under the strict contract profile",
     ):
         config.addinivalue_line("markers", line)
-    if bool(config.getoption("crm_object")) != bool(config.getoption("matching_attribute")):
-        raise pytest.UsageError("--object and --matching-attribute go together: give both or neither")
-    report_dir, replay = config.getoption("crm_report_dir"), config.getoption("crm_replay")
-    if report_dir or replay:
-        from crm_contract.recorder import Recorder
+    config.stash[_ACTIVE] = active = suite_requested(config)
+    if active:
+        from crm_contract import session
 
-        config.pluginmanager.register(Recorder(config, outcome, Path(report_dir) if report_dir else None),
-                                      "crm-contract-recorder")
-    if replay:
-        from crm_contract.replay import Replaying
-
-        config.pluginmanager.register(Replaying.load(replay), "crm-contract-replay")
+        session.start(config)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    where = public_url(_base_url(config) or "") or "the embedded reference server"
-    seed = config.getoption("--hypothesis-seed", None)  # so that a failing run can be repeated
-    header = (f"crm-contract: target {where}, contract profile {config.getoption('contract_profile')}, "
-              f"hypothesis profile {settings.get_current_profile_name()}")
-    return header if seed is None else f"{header}, seed {seed}"
+def suite_requested(config: pytest.Config) -> bool:
+    """True when this run collects the contract suite or uses one of the suite's own options."""
+    if any(config.getoption(name, None) for name in OWN_OPTIONS):
+        return True
+    spec = importlib.util.find_spec("crm_contract.contract_tests")
+    if spec is None or spec.origin is None:
+        return False
+    suite = Path(spec.origin).resolve().parent
+    for arg in config.args:
+        path = _arg_path(arg.split("::")[0], config)
+        if path is not None and (path == suite or suite in path.parents or path in suite.parents):
+            return True
+    return False
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("contract_profile") == "strict":
-        return
-    skip = pytest.mark.skip(reason="checks a reference choice [R]; contract profile is 'documented'")
-    for item in items:
-        if item.get_closest_marker("reference"):
-            item.add_marker(skip)
-
-
-def _base_url(config: pytest.Config) -> str | None:
-    value = config.getoption("base_url") or os.environ.get("PYTEST_BASE_URL") or config.getini("base_url")
-    return str(value).rstrip("/") if value else None
-
-
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    """The API under test; without a base URL, an embedded reference server for the session."""
-    config = request.config
-    options: dict[str, Any] = {
-        "contract_profile": config.getoption("contract_profile"),
-        "object_slug": config.getoption("crm_object"),
-        "matching_attribute": config.getoption("matching_attribute"),
-        "traffic": config.stash[_OUTCOME].traffic,
-    }
-    token = config.getoption("token") or os.environ.get("ZEEG_API_TOKEN")
-    read_token = config.getoption("read_token") or os.environ.get("ZEEG_API_READ_TOKEN")
-    base_url = _base_url(config)
-    if base_url:
-        if not token:
-            pytest.exit(f"a token is needed for {base_url}: --token or ZEEG_API_TOKEN", returncode=4)
-        try:  # a wrong URL or token is a set-up error, not a failure of every test
-            check_target(base_url, token, read_token, options["object_slug"], options["matching_attribute"])
-        except TargetUnusable as error:
-            pytest.exit(str(error), returncode=4)
-        except TargetInconclusive as error:
-            pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
-        yield _announced(config, Target(base_url, token, read_token, **options))
-        return
-    from crm_contract.embedded import EmbeddedServer  # only when no target was given
-
-    try:
-        write_token, read_only_token = embedded_tokens(token, read_token)
-    except ValueError as error:
-        pytest.exit(str(error), returncode=4)
-    tokens = {write_token: WRITE_SCOPES, read_only_token: READ_SCOPES}
-    with EmbeddedServer(tokens=tokens) as server:
-        yield _announced(config, Target(server.base_url, write_token, read_only_token, **options))
-
-
-def _announced(config: pytest.Config, target: Target) -> Target:
-    """`target`, made known to the recorder and to the failure reports, which redact its tokens."""
-    config.stash[_OUTCOME].redactor = Redactor([target.token, target.read_token])
-    recorder = config.pluginmanager.get_plugin("crm-contract-recorder")
-    if recorder is not None:
-        recorder.use_target(target)
-    return target
-
-
-def embedded_tokens(token: str | None, read_token: str | None) -> tuple[str, str]:
-    """The write token and the read-only token of an embedded server.
-
-    The write token defaults to the reference server's; the read-only token to a random one, so that
-    scope checks (403) can run against the embedded server too.
-    """
-    from reference_server import DEFAULT_WRITE_TOKEN
-
-    write_token = token or DEFAULT_WRITE_TOKEN
-    read_only_token = read_token or f"read-{secrets.token_hex(8)}"
-    if read_only_token == write_token:
-        raise ValueError("the read-only token must differ from the write token")
-    return write_token, read_only_token
+def _arg_path(arg: str, config: pytest.Config) -> Path | None:
+    """The file or folder a collection argument names: a path, or with ``--pyargs`` possibly a module."""
+    if config.getoption("pyargs", False) and arg and "/" not in arg and os.sep not in arg:
+        try:
+            spec = importlib.util.find_spec(arg)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            origin = Path(spec.origin).resolve()
+            return origin.parent if spec.submodule_search_locations else origin
+    candidate = Path(arg)
+    if not candidate.is_absolute():
+        candidate = config.invocation_params.dir / candidate
+    return candidate.resolve() if candidate.exists() else None

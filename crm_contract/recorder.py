@@ -29,6 +29,7 @@ from crm_contract.outcomes import RunOutcome, exceptions_in
 from crm_contract.redaction import Redactor, public_url
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
+from crm_contract.session import contract_profile
 from crm_contract.violations import ContractViolation, clause_of
 
 
@@ -83,7 +84,8 @@ def clause_verdicts(tests: list[Entry]) -> list[dict[str, Any]]:
             verdict = "pass"
         else:
             verdict = "not-run"
-        rows.append({"id": clause.id, "title": clause.title, "tag": clause.tag, "verdict": verdict,
+        rows.append({"id": clause.id, "title": clause.title, "tag": clause.tag, "contract": clause.link,
+                     "verdict": verdict,
                      "tests": len(mine), "examples": sum(test.examples or 0 for test in mine),
                      "requests": sum(test.requests for test in mine),
                      "failures": [failure["replay"] for failure in failed if failure.get("replay")]})
@@ -286,7 +288,7 @@ class Recorder:
         seed = self.config.getoption("--hypothesis-seed", None)
         return {
             "target": public_url(self.target.base_url) if self.target is not None else None,
-            "contract_profile": self.config.getoption("contract_profile"),
+            "contract_profile": contract_profile(self.config),
             "hypothesis_profile": settings.get_current_profile_name(),
             "seed": int(seed) if seed is not None and str(seed).isdigit() else seed,
             "run_id": _run_id(),
@@ -319,6 +321,6 @@ def _json(value: Mapping[str, Any]) -> str:
 
 
 def _run_id() -> str:
-    from strategies import run_id
+    from crm_contract.strategies import run_id
 
     return run_id()

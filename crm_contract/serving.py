@@ -16,8 +16,8 @@ import click
 from crm_contract import __version__
 from crm_contract.errors import ConfigError
 from crm_contract.outcomes import OK
-from crm_contract.pytest_plugin import READ_SCOPES, WRITE_SCOPES
-from reference_server import DEFAULT_WRITE_TOKEN
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
+from crm_contract.session import READ_SCOPES, WRITE_SCOPES
 
 __all__ = ["RateLimit", "serve"]
 
@@ -84,7 +84,7 @@ def serve(
     """Run the reference server in the foreground (Ctrl-C stops it)."""
     import uvicorn
 
-    from reference_server import create_app
+    from crm_contract.reference_server import create_app
 
     if not token.strip():
         raise ConfigError("--token must not be empty")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, from_object_schema
+from crm_contract.strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, from_object_schema
 
 from .client import ContractClient, Exchange
 

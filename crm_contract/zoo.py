@@ -24,6 +24,7 @@ from pathlib import Path
 
 import click
 
+from . import PLUGIN, SUITE
 from .embedded import EmbeddedServer
 from .outcomes import CLOCK_START
 
@@ -74,7 +75,7 @@ def run_one(fault: str | None, rule: str, *, hypothesis_profile: str, seed: int 
     with tempfile.TemporaryDirectory(prefix="crm-zoo-") as scratch, \
             EmbeddedServer(fault=fault, tokens={write: ("crm:read", "crm:write"), read: ("crm:read",)}) as server:
         junit = Path(scratch) / "junit.xml"
-        command = [sys.executable, "-m", "pytest", "--pyargs", "contract_tests", "-p", "crm_contract.pytest_plugin",
+        command = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-p", PLUGIN,
                    "-p", "no:cacheprovider", "-x", "-q", "--base-url", server.base_url, "--token", write,
                    "--read-token", read, "--hypothesis-profile", hypothesis_profile, f"--junitxml={junit}", *extra]
         if seed is not None:
@@ -149,7 +150,7 @@ def median(values: Sequence[float]) -> float:
 @click.command()
 def faults() -> None:
     """List the reference server's fault catalogue: name, the rule each breaks, what it does."""
-    from reference_server import FAULTS
+    from crm_contract.reference_server import FAULTS
 
     for fault in sorted(FAULTS.values(), key=lambda f: (_rule_order(f.rule), f.name)):
         click.echo(f"{fault.name:34} {fault.rule:10} {fault.description}")
@@ -171,7 +172,7 @@ def zoo(names: tuple[str, ...], hypothesis_profile: str, seed: int | None, jobs:
 
     Exits 1 if a fault survives or the correct server fails, 2 for an unknown fault name.
     """
-    from reference_server import FAULTS
+    from crm_contract.reference_server import FAULTS
 
     unknown = [name for name in names if name not in FAULTS]
     if unknown:

@@ -15,9 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN, create_app
 from starlette.testclient import TestClient
-
-from reference_server import DEFAULT_WRITE_TOKEN, create_app
 
 WRITE = DEFAULT_WRITE_TOKEN
 READ = "test-read-only-token"

@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import uvicorn
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN, create_app
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_contract.embedded import free_port
-from reference_server import DEFAULT_WRITE_TOKEN, create_app
 
 __all__ = ["FAULTY_APPS", "READ_TOKEN", "TOKENS", "Served", "reference_app"]
 

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from strategies import ObjectSchema, from_object_schema, same_value
+from crm_contract.strategies import ObjectSchema, from_object_schema, same_value
 
 Api = Any  # the `api` fixtures' class lives in tests/conftest.py, which test modules cannot import
 

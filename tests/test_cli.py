@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 
 import crm_contract
 from crm_contract.embedded import free_port
-from reference_server import DEFAULT_WRITE_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
@@ -119,7 +119,8 @@ def test_help(args: Sequence[str]) -> None:
 
 
 def test_version_and_public_surface() -> None:
-    assert crm_contract.__all__ == ["__version__"]
+    assert crm_contract.__all__ == ["PLUGIN", "SUITE", "__version__"]
+    assert crm_contract.SUITE == "crm_contract.contract_tests" and crm_contract.PLUGIN == "crm_contract.pytest_plugin"
     result = cli("--version")
     assert result.returncode == 0 and crm_contract.__version__ in result.stdout
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from faulty_apps import FAULTY_APPS, READ_TOKEN, Served, reference_app
 
 from crm_contract import cli
@@ -29,7 +30,6 @@ from crm_contract.compare import (
     write_html,
 )
 from crm_contract.embedded import free_port
-from reference_server import DEFAULT_WRITE_TOKEN
 
 TARGETS = [Target("1-reference", REFERENCE), Target("2-mock.example.com", "https://user:pw@mock.example.com:8443/v2?x=1",
                                                    token="secret-token")]

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import schemathesis
 import yaml
+from crm_contract.contract import OPENAPI_PATH
 from openapi_spec_validator import validate
 
-import contract
-from contract import OPENAPI_PATH
+from crm_contract import contract
 
 # Every call of sections 2, 3, 5 and 6 of the contract, as (path relative to /v2, method).
 CONTRACT_CALLS = {

@@ -27,7 +27,7 @@ from crm_contract.progress import StatusLine, Tally, in_ci, progress_mode, show_
 from crm_contract.traffic import Traffic
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITE = [sys.executable, "-m", "pytest", "--pyargs", "contract_tests", "-p", "crm_contract.pytest_plugin",
+SUITE = [sys.executable, "-m", "pytest", "--pyargs", "crm_contract.contract_tests", "-p", "crm_contract.pytest_plugin",
          "-p", "no:cacheprovider", "--hypothesis-profile", "dev"]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x1b\x07]*(?:\x1b\\|\x07)")
 SUMMARY = re.compile(r"^=+ .*\d+ passed.* in [\d.]+s.* =+$")

@@ -27,12 +27,12 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
+from crm_contract.contract import OPENAPI_PATH
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
-from contract import OPENAPI_PATH
 from crm_contract.embedded import EmbeddedServer
-from reference_server import DEFAULT_WRITE_TOKEN
 
 RECORDS_SLUG = "st-records"  # records of this object are read and written; its attributes never change
 SANDBOX_SLUG = "st-sandbox"  # the object and attribute calls change this one

@@ -7,8 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-
-from reference_server import DEFAULT_WRITE_TOKEN
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 
 Api = Any  # the `api` fixture's class lives in tests/conftest.py
 

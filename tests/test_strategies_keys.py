@@ -12,11 +12,7 @@ import unicodedata
 from typing import Any
 
 import pytest
-from hypothesis import find, given, settings
-from hypothesis import strategies as st
-from strategies_support import MATCHING
-
-from strategies import (
+from crm_contract.strategies import (
     MAX_NUMBER,
     MAX_TEXT,
     NEAR_MISS_KINDS,
@@ -30,6 +26,9 @@ from strategies import (
     run_number_base,
     text_values,
 )
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+from strategies_support import MATCHING
 
 Api = Any  # the `api` fixtures' class lives in tests/conftest.py
 

@@ -14,11 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from strategies_support import KEY_OF_TYPE, MATCHING, OPTIONS, AssertModel, every_type_object
-
-from strategies import (
+from crm_contract.strategies import (
     SUPPORTED_TYPES,
     Attribute,
     BadMatchingPayload,
@@ -35,7 +31,10 @@ from strategies import (
     run_number_base,
     value_strategy,
 )
-from strategies.values import MAX_NUMBER, MAX_TEXT
+from crm_contract.strategies.values import MAX_NUMBER, MAX_TEXT
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies_support import KEY_OF_TYPE, MATCHING, OPTIONS, AssertModel, every_type_object
 
 Api = Any  # the `api` fixtures' class lives in tests/conftest.py
 

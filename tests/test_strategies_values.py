@@ -16,12 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from hypothesis import find, given, settings
-from hypothesis import strategies as st
-from strategies_support import KEY_OF_TYPE, every_type_object
-
-import strategies
-from strategies import (
+from crm_contract.strategies import (
     MAX_NUMBER,
     MAX_TEXT,
     SUPPORTED_TYPES,
@@ -38,6 +33,11 @@ from strategies import (
     select_values,
     text_values,
 )
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+from strategies_support import KEY_OF_TYPE, every_type_object
+
+from crm_contract import strategies
 
 Api = Any  # the `api` fixtures' class lives in tests/conftest.py
 

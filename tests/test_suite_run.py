@@ -20,15 +20,16 @@ from typing import Any
 
 import httpx
 import pytest
+from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from faulty_apps import FAULTY_APPS, READ_TOKEN, Served, reference_app
 
+from crm_contract import SUITE
 from crm_contract.embedded import free_port
-from reference_server import DEFAULT_WRITE_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract.cli"]
-PLAIN_PYTEST = [sys.executable, "-m", "pytest", "--pyargs", "contract_tests", "-p", "crm_contract.pytest_plugin"]
+PLAIN_PYTEST = [sys.executable, "-m", "pytest", "--pyargs", SUITE]  # the plugin comes from its entry point
 DEV = ["--hypothesis-profile", "dev"]
 TOKEN = ["--token", DEFAULT_WRITE_TOKEN]
 AUTH = {"Authorization": f"Bearer {DEFAULT_WRITE_TOKEN}"}

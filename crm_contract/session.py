@@ -1,0 +1,246 @@
+"""The contract suite's pytest session: Hypothesis profiles, the target, and the run's plugins.
+
+``crm_contract.pytest_plugin`` calls `start` from its ``pytest_configure`` when the contract suite is
+collected (or its options are used), and never otherwise: nothing here runs for a user's own tests.
+`start` registers the Hypothesis profiles, puts Hypothesis's storage and pytest's cache in the user
+cache directory (`cache_root`), registers this module (the ``target`` fixture, the report header, the
+profile filter) and the run's plugins: the outcome (exit statuses), the live progress line, and the
+recorder of ``--report-dir``.
+
+The target is chosen by options, like pytest-base-url: ``--base-url`` (or ``PYTEST_BASE_URL``, or the
+ini key ``base_url``) with ``--token`` (or ``ZEEG_API_TOKEN``). Without a base URL the session starts
+the embedded reference server on a free loopback port and targets it.
+
+Exit statuses are those of ``crm-contract run``, under plain pytest too: 0 every test passed, 1 a
+contract test failed, 3 inconclusive (the only failures were tests the target left without a verdict,
+see ``crm_contract.outcomes``; they are reported as INCONCLUSIVE, with the reason). A wrong URL, token
+or object ends the session with pytest's own usage-error status, 4, which ``crm-contract run`` reports
+as 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from crm_contract.client import TargetInconclusive
+from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
+from crm_contract.probe import TargetUnusable
+from crm_contract.pytest_plugin import CONTRACT_PROFILES
+from crm_contract.redaction import Redactor, public_url
+from crm_contract.strategies import ObjectDefinition
+from crm_contract.traffic import Traffic
+
+__all__ = [
+    "CACHE_ENV", "CONTRACT_PROFILES", "READ_SCOPES", "WRITE_SCOPES", "Target", "cache_root", "embedded_tokens",
+    "register_profiles", "start",
+]
+
+READ_SCOPES = frozenset({"crm:read"})
+WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
+CACHE_ENV = "CRM_CONTRACT_CACHE_DIR"
+_OUTCOME = pytest.StashKey[RunOutcome]()
+
+
+def cache_root() -> Path:
+    """Where runs keep Hypothesis's example database and pytest's cache, never the working directory.
+
+    ``$CRM_CONTRACT_CACHE_DIR``, else ``$XDG_CACHE_HOME/crm-contract``, else ``~/.cache/crm-contract``.
+    """
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "crm-contract"
+
+
+def register_profiles() -> None:
+    """The suite's Hypothesis profiles ``dev``, ``ci`` and ``thorough``.
+
+    Every profile talks to a network target, so none has a deadline. "ci" keeps Hypothesis's own CI
+    settings (derandomized, no example database) and is the one Hypothesis loads by itself under CI.
+    The explain phase replays a failure many times over the network for little gain, and short
+    sequences shrink fast: most assert bugs show within a few steps. `thorough` goes deeper and longer:
+    200 examples a test and 50-step sequences run in tens of minutes on two cores, not hours.
+    print_blob: every failure carries Hypothesis's blob of the shrunk example, for replay files.
+    """
+    fast: dict[str, Any] = {
+        "deadline": None, "phases": [p for p in Phase if p is not Phase.explain], "report_multiple_bugs": False,
+        "print_blob": True,
+    }
+    settings.register_profile("dev", max_examples=10, stateful_step_count=15, **fast)
+    settings.register_profile("ci", settings.get_profile("ci"), max_examples=50, stateful_step_count=20, **fast)
+    settings.register_profile(
+        "thorough", max_examples=200, stateful_step_count=50, suppress_health_check=[HealthCheck.too_slow], **fast
+    )
+    if settings.get_current_profile_name() == "default":
+        settings.load_profile("dev")
+
+
+def start(config: pytest.Config) -> None:
+    """Set up a session that runs the contract suite (called from the plugin's ``pytest_configure``)."""
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        set_hypothesis_home_dir(cache_root() / "hypothesis")
+    register_profiles()
+    if bool(config.getoption("crm_object")) != bool(config.getoption("matching_attribute")):
+        raise pytest.UsageError("--object and --matching-attribute go together: give both or neither")
+    outcome = config.stash[_OUTCOME] = RunOutcome()
+    config.pluginmanager.register(sys.modules[__name__], "crm-contract-session")
+    config.pluginmanager.register(outcome, "crm-contract-outcome")
+    from crm_contract.progress import Progress  # inert unless a person watches a terminal
+
+    config.pluginmanager.register(Progress(config, outcome.traffic), "crm-contract-progress")
+    report_dir, replay = config.getoption("crm_report_dir"), config.getoption("crm_replay")
+    if report_dir or replay:
+        from crm_contract.recorder import Recorder
+
+        config.pluginmanager.register(Recorder(config, outcome, Path(report_dir) if report_dir else None),
+                                      "crm-contract-recorder")
+    if replay:
+        from crm_contract.replay import Replaying
+
+        config.pluginmanager.register(Replaying.load(replay), "crm-contract-replay")
+
+
+def contract_profile(config: pytest.Config) -> str:
+    return config.getoption("contract_profile") or "strict"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The API under test: where it is, how to authenticate, and which contract profile applies."""
+
+    base_url: str
+    token: str
+    read_token: str | None = None
+    contract_profile: str = "strict"
+    object_slug: str | None = None
+    matching_attribute: str | None = None
+    timeout: float = 15.0
+    traffic: Traffic | None = field(default=None, repr=False, compare=False)
+    # The objects the run made, by slug (filled by the workspace), for replay files to recreate.
+    definitions: dict[str, ObjectDefinition] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def strict(self) -> bool:
+        """True when the reference choices ([R] rules) are checked too."""
+        return self.contract_profile == "strict"
+
+    def client(self, *, token: str | None = None, anonymous: bool = False) -> httpx.Client:
+        """An ``httpx.Client`` for the target, sending ``token`` (default: the write token)."""
+        headers = {"Accept": "application/json"}
+        if not anonymous:
+            headers["Authorization"] = f"Bearer {token or self.token}"
+        return httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self.timeout, connect=5.0),
+            event_hooks=self.traffic.event_hooks() if self.traffic else None,
+        )
+
+
+# The hooks and the fixture below take effect through `start`, which registers this module.
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """pytest's cache in `cache_root` too, unless the user chose a cache_dir (``-o cache_dir=``, an ini file)."""
+    config = session.config
+    cache = getattr(config, "cache", None)
+    if cache is None or config.getini("cache_dir") != ".pytest_cache":
+        return
+    from _pytest.cacheprovider import Cache
+
+    config.cache = Cache(cache_root() / "pytest", config, _ispytest=True)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    where = public_url(_base_url(config) or "") or "the embedded reference server"
+    seed = config.getoption("--hypothesis-seed", None)  # so that a failing run can be repeated
+    header = (f"crm-contract: target {where}, contract profile {contract_profile(config)}, "
+              f"hypothesis profile {settings.get_current_profile_name()}")
+    return header if seed is None else f"{header}, seed {seed}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if contract_profile(config) == "strict":
+        return
+    skip = pytest.mark.skip(reason="checks a reference choice [R]; contract profile is 'documented'")
+    for item in items:
+        if item.get_closest_marker("reference"):
+            item.add_marker(skip)
+
+
+def _base_url(config: pytest.Config) -> str | None:
+    value = config.getoption("base_url", None) or os.environ.get("PYTEST_BASE_URL") or config.getini("base_url")
+    return str(value).rstrip("/") if value else None
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The API under test; without a base URL, an embedded reference server for the session."""
+    config = request.config
+    options: dict[str, Any] = {
+        "contract_profile": contract_profile(config),
+        "object_slug": config.getoption("crm_object"),
+        "matching_attribute": config.getoption("matching_attribute"),
+        "traffic": config.stash[_OUTCOME].traffic,
+    }
+    token = config.getoption("token") or os.environ.get("ZEEG_API_TOKEN")
+    read_token = config.getoption("read_token") or os.environ.get("ZEEG_API_READ_TOKEN")
+    base_url = _base_url(config)
+    if base_url:
+        if not token:
+            pytest.exit(f"a token is needed for {base_url}: --token or ZEEG_API_TOKEN", returncode=4)
+        try:  # a wrong URL or token is a set-up error, not a failure of every test
+            check_target(base_url, token, read_token, options["object_slug"], options["matching_attribute"])
+        except TargetUnusable as error:
+            pytest.exit(str(error), returncode=4)
+        except TargetInconclusive as error:
+            config.stash[_OUTCOME].declared_inconclusive = True
+            pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
+        yield _announced(config, Target(base_url, token, read_token, **options))
+        return
+    from crm_contract.embedded import EmbeddedServer  # only when no target was given
+
+    try:
+        write_token, read_only_token = embedded_tokens(token, read_token)
+    except ValueError as error:
+        pytest.exit(str(error), returncode=4)
+    tokens = {write_token: WRITE_SCOPES, read_only_token: READ_SCOPES}
+    with EmbeddedServer(tokens=tokens) as server:
+        yield _announced(config, Target(server.base_url, write_token, read_only_token, **options))
+
+
+def _announced(config: pytest.Config, target: Target) -> Target:
+    """`target`, made known to the recorder and to the failure reports, which redact its tokens."""
+    config.stash[_OUTCOME].redactor = Redactor([target.token, target.read_token])
+    recorder = config.pluginmanager.get_plugin("crm-contract-recorder")
+    if recorder is not None:
+        recorder.use_target(target)
+    return target
+
+
+def embedded_tokens(token: str | None, read_token: str | None) -> tuple[str, str]:
+    """The write token and the read-only token of an embedded server.
+
+    The write token defaults to the reference server's; the read-only token to a random one, so that
+    scope checks (403) can run against the embedded server too.
+    """
+    from crm_contract.reference_server.access import DEFAULT_WRITE_TOKEN
+
+    write_token = token or DEFAULT_WRITE_TOKEN
+    read_only_token = read_token or f"read-{secrets.token_hex(8)}"
+    if read_only_token == write_token:
+        raise ValueError("the read-only token must differ from the write token")
+    return write_token, read_only_token
