@@ -33,7 +33,8 @@ def make_report(target: str, verdicts: dict[str, str] | None = None, *, failing:
     """A report over every clause: A1 fails (when `failing`), the others pass unless `verdicts` says otherwise."""
     verdicts = {"A1": "fail" if failing else "pass", **(verdicts or {})}
     clauses = [
-        {"id": c.id, "title": c.title, "tag": c.tag, "verdict": verdicts.get(c.id, "pass"), "tests": 3,
+        {"id": c.id, "title": c.title, "tag": c.tag, "contract": c.link, "verdict": verdicts.get(c.id, "pass"),
+         "tests": 3,
          "examples": 30, "requests": 1410, "failures": ["failures/A1-1.json"] if c.id == "A1" and failing else []}
         for c in CLAUSES
     ]
@@ -125,6 +126,15 @@ def test_a_failure_shows_its_clause_summary_and_requests() -> None:
     assert "the target kept answering 429" in text, "the tests table gives the reason"
 
 
+def test_clause_ids_link_to_the_contract_list_of_the_page() -> None:
+    page = render_html([make_report(LOCAL)])
+    for clause in CLAUSES:
+        anchor = "-".join(clause.id.lower().split())
+        assert f'href="#contract-{anchor}"' in page and f'id="contract-{anchor}"' in page, clause.id
+        assert clause.link in page, "the list names the clause's place in docs/contract.md"
+    assert 'href="http' not in page, "nothing links out of the page"
+
+
 def test_bodies_are_escaped_and_keep_their_unicode() -> None:
     page = render_html([make_report(STAGING)], failures={"failures/A1-1.json": make_replay()})
     assert "<script" not in page
@@ -154,8 +164,8 @@ def test_two_targets_mark_the_clauses_that_differ() -> None:
     assert f"Clause Title Tag {STAGING} {LOCAL} Differs" in text
     assert "2 of 18 clauses differ between the targets." in text
     assert page.count("≠ differs") == 2 and page.count("<tr class=differs>") == 2
-    assert re.search(r"<tr class=differs><th class=\"row\">A1</th>", page)
-    assert re.search(r"<tr class=differs><th class=\"row\">A5</th>", page)
+    assert re.search(r"<tr class=differs><th class=\"row\">(<a [^>]*>)?A1(</a>)?</th>", page)
+    assert re.search(r"<tr class=differs><th class=\"row\">(<a [^>]*>)?A5(</a>)?</th>", page)
     assert f"Verdict: {STAGING}: fail {LOCAL}: pass" in text
     assert f"in the report directory of {STAGING}" in text
     assert '"other"' not in page, "only report 0 failed, so only its replay file is shown"

@@ -86,6 +86,7 @@ def render_html(
             _matrix(reports, found),
             _failures_section(reports, found),
             _tests_section(reports, found),
+            _contract_section(reports),
             "</body></html>\n",
         ]
     )
@@ -179,7 +180,7 @@ def _matrix(reports: Sequence[Mapping[str, Any]], found: Sequence[Sequence[_Fail
         if several:
             cells.append('<td class="diff">≠ differs</td>' if differs else '<td class="diff muted">same</td>')
         rows.append(
-            f'<tr{" class=differs" if differs else ""}><th class="row">{_e(clause_id)}</th>'
+            f'<tr{" class=differs" if differs else ""}><th class="row">{_clause_link(clause_id, clause)}</th>'
             f'<td>{_e(clause.get("title"))}</td><td class="tag">{_e(clause.get("tag"))}</td>{"".join(cells)}</tr>'
         )
     note = f'<p class="note">{differing} of {len(order)} clauses differ between the targets.</p>' if several else ""
@@ -189,6 +190,35 @@ def _matrix(reports: Sequence[Mapping[str, Any]], found: Sequence[Sequence[_Fail
         '<p class="note">Tag: D documented by Zeeg, R a reference choice where the documentation is silent, '
         "D/R both.</p>"
     )
+
+
+def _clause_link(clause_id: str, clause: Mapping[str, Any]) -> str:
+    """The clause id, linked to its entry in the page's contract section when the report names its place."""
+    if not clause.get("contract"):
+        return _e(clause_id)
+    return f'<a href="#contract-{_e(_slug(clause_id))}" title="{_e(clause.get("title"))}">{_e(clause_id)}</a>'
+
+
+def _slug(clause_id: str) -> str:
+    return "-".join(clause_id.lower().split())
+
+
+def _contract_section(reports: Sequence[Mapping[str, Any]]) -> str:
+    """Each clause with its tag, statement and place in the project's contract document (docs/contract.md)."""
+    seen: dict[str, Mapping[str, Any]] = {}
+    for report in reports:
+        for clause in report.get("clauses") or []:
+            if clause.get("contract"):
+                seen.setdefault(str(clause.get("id")), clause)
+    if not seen:
+        return ""
+    items = "".join(
+        f'<li id="contract-{_e(_slug(clause_id))}"><b>{_e(clause_id)}</b> [{_e(clause.get("tag"))}] '
+        f'{_e(clause.get("title"))} <small>({_e(clause.get("contract"))})</small></li>'
+        for clause_id, clause in seen.items()
+    )
+    return (f'<h2>Contract</h2><p class="note">The rules, as zeeg-crm-contract states them in docs/contract.md '
+            f"(<code>crm-contract clauses</code> prints this list).</p><ul class=contract>{items}</ul>")
 
 
 def _matrix_cell(clause: Mapping[str, Any] | None, failure: _Failure | None) -> str:
