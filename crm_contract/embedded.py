@@ -36,6 +36,7 @@ class EmbeddedServer:
         rate_limit: float | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        choices: str | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -43,7 +44,7 @@ class EmbeddedServer:
         self.token = next(
             (tok for tok, scopes in self.tokens.items() if "crm:write" in scopes), DEFAULT_WRITE_TOKEN
         )
-        app = create_app(db_path=db_path, tokens=self.tokens, fault=fault, rate_limit=rate_limit)
+        app = create_app(db_path=db_path, tokens=self.tokens, fault=fault, rate_limit=rate_limit, choices=choices)
         config = uvicorn.Config(
             app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="off"
         )

@@ -69,6 +69,9 @@ class RateLimit(click.ParamType):
     "--rate-limit", type=RateLimit(), metavar="N/s", help="Answer 429 above N requests a second (N/s or N)."
 )
 @click.option("--fault", metavar="NAME", help="Serve a named deviation from the fault catalogue.")
+@click.option("--choices", type=click.Choice(["reference", "alternative"]), default="reference", show_default=True,
+              help="Where the contract leaves room ([R] rules): the reference choices, or another honest set "
+              "(docs/alternative-choices.md) that keeps every documented rule.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="Log one line per request (costs throughput).")
 def serve(
@@ -79,6 +82,7 @@ def serve(
     read_token: str | None,
     rate_limit: float | None,
     fault: str | None,
+    choices: str,
     access_log: bool,
 ) -> int:
     """Run the reference server in the foreground (Ctrl-C stops it)."""
@@ -96,14 +100,15 @@ def serve(
     if db_path:
         check_db_path(Path(db_path))
     try:
-        app = create_app(db_path=db_path or ":memory:", tokens=tokens, fault=fault, rate_limit=rate_limit)
+        app = create_app(db_path=db_path or ":memory:", tokens=tokens, fault=fault, rate_limit=rate_limit,
+                         choices=choices)
     except sqlite3.Error as error:
         raise ConfigError(f"cannot use {db_path} as the database: {error}") from None
     except ValueError as error:  # an unknown fault name
         raise ConfigError(str(error)) from None
     sock = bind(host, port)
     base_url = f"http://{url_host(host)}:{sock.getsockname()[1]}/v2"
-    announce(base_url, token, read_token, db_path, rate_limit, fault)
+    announce(base_url, token, read_token, db_path, rate_limit, fault, choices)
     config = uvicorn.Config(app, log_level="info", access_log=access_log, lifespan="off")
     try:
         uvicorn.Server(config).run(sockets=[sock])
@@ -158,6 +163,7 @@ def announce(
     db_path: str | None,
     rate_limit: float | None,
     fault: str | None,
+    choices: str = "reference",
 ) -> None:
     # Only the public default token is printed; one the user chose stays out of logs.
     shown = token if token == DEFAULT_WRITE_TOKEN else "*** (as given)"
@@ -173,6 +179,8 @@ def announce(
         lines.append(f"  rate limit   {rate_limit:g} requests/s")
     if fault:
         lines.append(f"  fault        {fault}")
+    if choices != "reference":
+        lines.append(f"  choices      {choices} (another honest choice on every [R] rule)")
     bearer = token if token == DEFAULT_WRITE_TOKEN else "$CRM_CONTRACT_TOKEN"
     lines.append(f"  try          curl -H \"Authorization: Bearer {bearer}\" {base_url}/crm/objects")
     click.echo("\n".join(lines))

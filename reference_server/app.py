@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import objects
 from .access import RateLimiter, Tokens
+from .choices import CHOICES, Choices, get_choices
 from .errors import ApiError, error_response
 from .faults import get_fault
 from .records import Records, record_json
@@ -49,6 +51,7 @@ class Crm:
 
     store: Store
     rules: Rules = field(default_factory=Rules)
+    choices: Choices = field(default_factory=lambda: CHOICES["reference"])
     read_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def object(self, slug: str, missing_status: int = 404) -> ObjectDef:
@@ -249,10 +252,24 @@ class _Endpoint:
             handler = self.handlers.get(request.method)
             if handler is None:
                 raise ApiError(405, f"{request.method} is not allowed here; allowed: {self.allow}.",
-                               headers={"Allow": self.allow})
-            return await handler(request, self.crm)
+                               headers={"Allow": self.allow}, kind="method")
+            response = await handler(request, self.crm)
         except ApiError as error:
-            return error_response(error)
+            choices = self.crm.choices
+            if choices.status_of(error) != error.status:
+                error.status, error.headers = choices.status_of(error), None
+            response = error_response(error)
+        return self.presented(request, response)
+
+    def presented(self, request: Request, response: Response) -> Response:
+        """The answer as the server's `Choices` show it: unchanged for the reference choices."""
+        choices = self.crm.choices
+        if not choices.alternative or not isinstance(response, JSONResponse):
+            return response
+        with self.crm.store.transaction() as store:
+            body = choices.present(json.loads(bytes(response.body)), store, request.url.path)
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+        return JSONResponse(body, status_code=response.status_code, headers=headers)
 
 
 class _KeepEncodedSlashes:
@@ -279,13 +296,19 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(db_path: str = ":memory:", tokens: Mapping[str, Iterable[str]] | None = None,
                fault: str | None = None, rate_limit: float | None = None, *,
-               store: Store | None = None) -> Starlette:
-    """The reference server. `tokens` maps a bearer token to its scopes (default: one write token)."""
+               store: Store | None = None, choices: str | None = None) -> Starlette:
+    """The reference server. `tokens` maps a bearer token to its scopes (default: one write token).
+
+    `choices` (reference_server.choices): "reference" (the default) or "alternative", another honest set
+    of choices where the contract's rules are [R].
+    """
     rules = Rules()
+    chosen_choices = get_choices(choices)
+    chosen_choices.apply(rules)
     chosen = get_fault(fault)
     if chosen is not None:
         chosen.apply(rules)
-    crm = Crm(store if store is not None else Store(db_path), rules)
+    crm = Crm(store if store is not None else Store(db_path), rules, chosen_choices)
     with crm.store.transaction() as opened:
         objects.ensure_standard_objects(opened)
     access = Tokens(tokens, require_token=rules.require_token, enforce_scopes=rules.enforce_scopes)

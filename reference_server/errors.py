@@ -19,6 +19,7 @@ class ApiError(Exception):
         errors: Mapping[str, Sequence[str]] | None = None,
         headers: Mapping[str, str] | None = None,
         commit: bool = False,
+        kind: str | None = None,
     ) -> None:
         super().__init__(message)
         # Only a fault sets this: the transaction then keeps what the request wrote before failing.
@@ -29,6 +30,9 @@ class ApiError(Exception):
         self.message = message
         self.errors = dict(errors) if errors else None
         self.headers = dict(headers) if headers else None
+        # What kind of [R] error this is ("query", "shape", ...), where only its status is a reference
+        # choice: the server's `Choices` may answer it with another status (reference_server.choices).
+        self.kind = kind
 
 
 def error_response(error: ApiError) -> JSONResponse:

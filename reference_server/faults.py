@@ -17,7 +17,21 @@ from typing import Any
 from .rules import Rules
 from .values import MAX_TEXT
 
-__all__ = ["FAULTS", "Fault", "get_fault"]
+__all__ = ["BREAKS_ONLY_REFERENCE", "FAULTS", "Fault", "get_fault"]
+
+# Faults that break only a reference choice ([R] in docs/contract.md): an honest API may behave so, and
+# the suite's documented profile lets them pass. Every other fault breaks a documented [D] part and
+# must be killed under both profiles.
+BREAKS_ONLY_REFERENCE = frozenset({
+    "matching_normalises_unicode", "matching_trims_whitespace",  # A3: exact form
+    "null_does_not_clear",  # A4: an explicit null clears
+    "matching_attribute_not_checked",  # A6
+    "last_match_wins",  # A9: "first" is the oldest
+    "rejected_writes_commit", "lookup_not_atomic", "deleted_records_still_match", "matching_spans_objects",  # A10-A13
+    "unknown_object_is_400",  # A15: 404 for an unknown object
+    "booleans_accepted_as_numbers", "fractions_truncated", "datetime_offset_ignored",  # section 4 [R] values
+    "created_at_moves_on_update", "updated_at_goes_backward", "list_newest_first", "list_pages_overlap",  # 5
+})
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,11 @@ class Fault:
     rule: str
     description: str
     apply: Callable[[Rules], None]
+
+    @property
+    def documented(self) -> bool:
+        """Whether the fault breaks a documented [D] part of its rule (else only a reference choice)."""
+        return self.name not in BREAKS_ONLY_REFERENCE
 
 
 FAULTS: dict[str, Fault] = {}
@@ -90,6 +109,10 @@ _set("never_matches", "A5", "every assert creates a record, so repeats duplicate
 # A3: matching that is not exact --------------------------------------------------------------------
 
 
+_set("matching_like_pattern", "A3", "the lookup is `WHERE key ILIKE :value`: case folded, and `_` and `%` in the "
+     "sent value are wildcards", match_as_pattern=True)
+
+
 @_fault("matching_ignores_case", "A3", "matching folds case: 'ABC' finds the record of 'abc'")
 def _ignore_case(rules: Rules) -> None:
     _match_with(rules, str.casefold)
@@ -138,6 +161,8 @@ _set("empty_matching_value_accepted", "A7", "an empty matching value is accepted
      matching_value_allowed=lambda value: value is not None)
 _set("null_matching_value_accepted", "A7", "a null or missing matching value creates a record",
      matching_value_allowed=lambda value: True)
+_set("falsy_matching_value_refused", "A7", "the matching value is checked with `not value`: 0 and false are refused "
+     "like null and \"\"", matching_value_allowed=lambda value: bool(value))
 
 # A8: unique values ------------------------------------------------------------------------------------
 

@@ -99,7 +99,7 @@ def create_object(store: Store, body: dict[str, Any]) -> ObjectDef:
     singular, plural = _name(body, "singularName"), _name(body, "pluralName")
     is_active = _flag(body, "isActive", True)
     if store.get_object(slug) is not None:
-        raise ApiError(409, f"An object with the slug '{slug}' already exists.")
+        raise ApiError(409, f"An object with the slug '{slug}' already exists.", kind="duplicate-slug")
     stamp = now()
     store.save_object(ObjectDef(slug, singular, plural, False, is_active, stamp, stamp))
     for key in SYSTEM_KEYS:

@@ -7,6 +7,7 @@ a field of `Rules`, which holds the contract's behaviour unless a fault replaced
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,16 +38,20 @@ class Records:
     def validated(self, body: dict[str, Any]) -> dict[str, Any]:
         """The body with every value in its stored form; 400 naming every bad key (section 4)."""
         errors: dict[str, list[str]] = {}
+        shape: set[str] = set()  # keys refused by an [R] rule: system, unknown, a null required attribute
         values: dict[str, Any] = {}
         for key, value in body.items():
             attr = self.obj.attribute(key)
             if key in SYSTEM_KEYS:
                 errors[key] = ["is a system attribute and cannot be written"]
+                shape.add(key)
             elif attr is None:
                 errors[key] = ["is not an attribute of this object"]
+                shape.add(key)
             elif value is None:
                 if attr.is_required:
                     errors[key] = ["is required and cannot be null"]
+                    shape.add(key)
                 values[key] = None
             else:
                 try:
@@ -54,8 +59,9 @@ class Records:
                 except ValueError as problem:
                     errors[key] = [str(problem)]
         if errors:
+            shape_only = all(key in shape for key in errors)  # only [R] problems: the status is a choice
             rejection = ApiError(400, "The record is invalid: " + "; ".join(
-                f"{key} {texts[0]}" for key, texts in errors.items()), errors)
+                f"{key} {texts[0]}" for key, texts in errors.items()), errors, kind="shape" if shape_only else None)
             rejection.valid_part = values
             raise rejection
         return values
@@ -64,6 +70,11 @@ class Records:
         return {key: self.rules.match_key(value) for key, value in data.items() if value is not None}
 
     def find(self, key: str, value: Any) -> list[RecordRow]:
+        if self.rules.match_as_pattern and isinstance(value, str):  # a fault: WHERE key ILIKE :value
+            pattern = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value),
+                                 re.IGNORECASE | re.DOTALL)
+            every = self.store.list_records(self.obj.slug, 0, 1 << 30)
+            return [row for row in every if isinstance(row.data.get(key), str) and pattern.fullmatch(row.data[key])]
         slug = None if self.rules.match_across_objects else self.obj.slug
         return self.store.find_by_value(slug, key, self.rules.match_key(value),
                                         include_deleted=self.rules.soft_delete)
@@ -83,7 +94,7 @@ class Records:
         missing = {attr.key: ["is required"] for attr in self.obj.custom_attributes
                    if attr.is_required and data.get(attr.key) is None}
         if missing:
-            raise ApiError(400, "Required attributes are missing: " + ", ".join(missing), missing)
+            raise ApiError(400, "Required attributes are missing: " + ", ".join(missing), missing, kind="shape")
 
     def create(self, body: dict[str, Any]) -> RecordRow:
         return self.insert(self.validated(body))
@@ -125,11 +136,13 @@ class Records:
         if not self.rules.check_matching_attribute:
             return
         if not matching_attribute:
-            raise ApiError(400, "The query parameter matchingAttribute is required.")
+            raise ApiError(400, "The query parameter matchingAttribute is required.", kind="query")
         if matching_attribute in SYSTEM_KEYS:
-            raise ApiError(400, f"The system attribute '{matching_attribute}' cannot be a matching attribute.")
+            raise ApiError(400, f"The system attribute '{matching_attribute}' cannot be a matching attribute.",
+                           kind="query")
         if self.obj.attribute(matching_attribute) is None:
-            raise ApiError(400, f"matchingAttribute '{matching_attribute}' is not an attribute of '{self.obj.slug}'.")
+            raise ApiError(400, f"matchingAttribute '{matching_attribute}' is not an attribute of '{self.obj.slug}'.",
+                           kind="query")
 
     def matches(self, matching_attribute: str | None, values: dict[str, Any]) -> list[RecordRow]:
         """The records that hold the body's matching value, oldest first (A3, A7)."""
@@ -139,7 +152,8 @@ class Records:
         match_value = values.get(matching_attribute or "")
         if not self.rules.matching_value_allowed(match_value):
             raise ApiError(400, f"The matching attribute '{matching_attribute}' needs a non-empty value.",
-                           {matching_attribute or "matchingAttribute": ["must be present, not null and not empty"]})
+                           {matching_attribute or "matchingAttribute": ["must be present, not null and not empty"]},
+                           kind=None if match_value is not None or matching_attribute in values else "matching-missing")
         if match_value is None or not matching_attribute:
             return []
         return self.find(matching_attribute, match_value)
@@ -154,6 +168,8 @@ class Records:
         try:
             values = self.validated(body)
         except ApiError as error:
+            if matching_attribute in body and body[matching_attribute] in (None, ""):
+                error.kind = None  # a null or empty matching value is A7's documented 400, whatever else failed
             if self.rules.commit_rejected_writes and error.valid_part:
                 self._write_valid_part(matching_attribute, error.valid_part)
                 error.commit = True

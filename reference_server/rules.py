@@ -35,6 +35,8 @@ class Rules:
     validate: Callable[[str, Any, Collection[int]], Any] = validate_value
     # The text that decides whether two matching values are equal (A3), and unique values (A8).
     match_key: Callable[[Any], str] = matching_key
+    # Whether the sent matching value is a case-insensitive SQL LIKE pattern (A3: never; a fault's scan).
+    match_as_pattern: bool = False
     unique_key: Callable[[Any], str] = matching_key
     # Which of the records holding the matching value, oldest first, are updated (A9; [] creates).
     pick_matches: Callable[[list[Any]], list[Any]] = _first

@@ -37,9 +37,9 @@ def json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ApiError(400, "The request body must be valid JSON (UTF-8).") from None
+        raise ApiError(400, "The request body must be valid JSON (UTF-8).", kind="not-json") from None
     if not isinstance(data, dict):
-        raise ApiError(400, "The request body must be a JSON object.")
+        raise ApiError(400, "The request body must be a JSON object.", kind="not-json")
     if _has_lone_surrogate(data):
         raise ApiError(400, "The request body contains a lone UTF-16 surrogate, which is not valid text.")
     return data
@@ -54,7 +54,7 @@ def query_int(request: Request, name: str, default: int, low: int, high: int | N
     value = int(raw)
     if value < low or (high is not None and value > high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ApiError(400, f"The query parameter {name} must be {bounds}.")
+        raise ApiError(400, f"The query parameter {name} must be {bounds}.", kind="query")
     return value
 
 
