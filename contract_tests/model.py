@@ -32,6 +32,10 @@ class Prediction:
     rule: str
     record: ModelRecord | None = None
     detail: str = ""
+    # The part of the contract (expectations.PARTS) that makes the exact status, or the choice of
+    # `record` among `candidates`, a reference choice; None when all of it is documented.
+    part: str | None = None
+    candidates: tuple[ModelRecord, ...] = ()
 
     @property
     def status(self) -> int:
@@ -70,7 +74,8 @@ class RecordModel:
     def predict_create(self, body: dict[str, Any]) -> Prediction:
         """`POST /crm/{slug}` with a body of valid values."""
         if missing := self._missing_required(body):
-            return Prediction("reject", "section 5", detail=f"required attribute(s) {missing} missing or null")
+            return Prediction("reject", "section 5", detail=f"required attribute(s) {missing} missing or null",
+                              part="shape-status")
         if (key := self._collision(body, None)) is not None:
             return Prediction("reject", "A8", detail=f"unique attribute {key!r} already held by another record")
         return Prediction("create", "section 5")
@@ -80,7 +85,8 @@ class RecordModel:
         nulled = [attr.key for attr in self.schema.attributes
                   if attr.is_required and attr.key in body and body[attr.key] is None]
         if nulled:
-            return Prediction("reject", "section 4", detail=f"null on required attribute(s) {nulled}")
+            return Prediction("reject", "section 4", detail=f"null on required attribute(s) {nulled}",
+                              part="shape-status")
         if (key := self._collision(body, record)) is not None:
             return Prediction("reject", "A8", record, detail=f"unique attribute {key!r} held by another record")
         return Prediction("update", "A4", record)
@@ -88,17 +94,26 @@ class RecordModel:
     def predict_assert(self, matching: str, body: dict[str, Any]) -> Prediction:
         """`PUT /crm/{slug}?matchingAttribute=…` with a body of valid values."""
         value = body.get(matching)
+        if matching not in body:
+            return Prediction("reject", "A7", detail="the matching value is missing", part="A7-missing")
         if value is None or value == "":
-            return Prediction("reject", "A7", detail="the matching value is missing, null or empty")
+            return Prediction("reject", "A7", detail="the matching value is null or empty")
         holders = self.holders(matching, value)
         if not holders:
             prediction = self.predict_create(body)
             return Prediction("create", "A1") if prediction.outcome == "create" else prediction
         first = holders[0]
         prediction = self.predict_update(first, body)
+        if prediction.outcome == "update" and len(holders) > 1:  # A9: the first [D], meaning the oldest [R]
+            return Prediction("update", "A9", first, part="A9-oldest", candidates=tuple(holders))
         if prediction.outcome == "update":
-            return Prediction("update", "A9" if len(holders) > 1 else "A2", first)
+            return Prediction("update", "A2", first)
         return prediction
+
+    def same_outcome_for_every_holder(self, matching: str, body: dict[str, Any]) -> bool:
+        """Whether updating any record that holds the matching value would succeed or fail alike (A9)."""
+        holders = self.holders(matching, body.get(matching))
+        return len({self.predict_update(holder, body).outcome for holder in holders}) <= 1
 
     # Applying what the target confirmed --------------------------------------------------------------
 

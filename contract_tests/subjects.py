@@ -57,13 +57,15 @@ def make_subject(target: Target, client: ContractClient, workspace: Workspace, *
                 for record_id in workspace.tracked(slug):
                     client.delete(f"/crm/{slug}/{record_id}")
                     workspace.forget(slug, record_id)
-            return Subject(client, workspace, schema, matching, target.strict, False, prefix, release)
+            return Subject(client, workspace, schema, matching, target.expect, False, prefix,
+                           release)
 
         return existing
 
     def owned() -> Subject:
         made = workspace.create_object(assert_object_definition(unique_matching=unique_matching, prefix=prefix))
-        return Subject(client, workspace, made.schema, made.key(MATCHING_LABEL), target.strict, True, prefix,
+        return Subject(client, workspace, made.schema, made.key(MATCHING_LABEL), target.expect,
+                       True, prefix,
                        lambda: workspace.delete_object(made.slug))
 
     return owned

@@ -29,7 +29,7 @@ from crm_contract.outcomes import RunOutcome, exceptions_in
 from crm_contract.redaction import Redactor, public_url
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
-from crm_contract.session import contract_profile
+from crm_contract.session import contract_profile, strict_adds
 from crm_contract.violations import ContractViolation, clause_of
 
 
@@ -289,6 +289,7 @@ class Recorder:
         return {
             "target": public_url(self.target.base_url) if self.target is not None else None,
             "contract_profile": contract_profile(self.config),
+            "strict_adds": strict_adds(self.config),
             "hypothesis_profile": settings.get_current_profile_name(),
             "seed": int(seed) if seed is not None and str(seed).isdigit() else seed,
             "run_id": _run_id(),

@@ -33,6 +33,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 
 from crm_contract.client import TargetInconclusive
+from crm_contract.contract_tests.expectations import PARTS, Expectations
 from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
 from crm_contract.probe import TargetUnusable
 from crm_contract.pytest_plugin import CONTRACT_PROFILES
@@ -45,10 +46,12 @@ __all__ = [
     "register_profiles", "start",
 ]
 
+R_PARTS = [name for name, part in PARTS.items() if part.tag == "R"]
 READ_SCOPES = frozenset({"crm:read"})
 WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
 CACHE_ENV = "CRM_CONTRACT_CACHE_DIR"
 _OUTCOME = pytest.StashKey[RunOutcome]()
+_LEFT_OUT = pytest.StashKey[int]()
 
 
 def cache_root() -> Path:
@@ -114,7 +117,13 @@ def start(config: pytest.Config) -> None:
 
 
 def contract_profile(config: pytest.Config) -> str:
-    return config.getoption("contract_profile") or "strict"
+    """The profile asked for; else documented for a target given by --base-url, strict for the embedded server."""
+    return config.getoption("contract_profile") or ("documented" if _base_url(config) else "strict")
+
+
+def strict_adds(config: pytest.Config) -> int | None:
+    """How many tests of reference choices the documented profile left out (None under strict)."""
+    return config.stash.get(_LEFT_OUT, None)
 
 
 @dataclass(frozen=True)
@@ -133,9 +142,9 @@ class Target:
     definitions: dict[str, ObjectDefinition] = field(default_factory=dict, repr=False, compare=False)
 
     @property
-    def strict(self) -> bool:
-        """True when the reference choices ([R] rules) are checked too."""
-        return self.contract_profile == "strict"
+    def expect(self) -> Expectations:
+        """What the suite's expectations mean under this target's contract profile."""
+        return Expectations(self.contract_profile)
 
     def client(self, *, token: str | None = None, anonymous: bool = False) -> httpx.Client:
         """An ``httpx.Client`` for the target, sending ``token`` (default: the write token)."""
@@ -176,9 +185,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if contract_profile(config) == "strict":
         return
     skip = pytest.mark.skip(reason="checks a reference choice [R]; contract profile is 'documented'")
+    left_out = 0
     for item in items:
         if item.get_closest_marker("reference"):
             item.add_marker(skip)
+            left_out += 1
+    config.stash[_LEFT_OUT] = left_out
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    left_out = strict_adds(config)
+    if left_out is not None:
+        terminalreporter.write_line(
+            f"crm-contract: contract profile documented: --profile strict adds {left_out} tests of reference "
+            f"choices [R] and the [R] parts of the documented tests ({len(R_PARTS)} kinds of check)")
 
 
 def _base_url(config: pytest.Config) -> str | None:

@@ -68,7 +68,7 @@ def _first_failure(junit: Path) -> tuple[str, str]:
 
 
 def run_one(fault: str | None, rule: str, *, hypothesis_profile: str, seed: int | None,
-            extra: Sequence[str] = ()) -> Outcome:
+            extra: Sequence[str] = (), profile: str = "strict") -> Outcome:
     """The suite (stopping at the first failure) against the reference server with `fault`."""
     write, read = f"zoo-{secrets.token_hex(8)}", f"zoo-read-{secrets.token_hex(8)}"
     target = fault or CORRECT
@@ -77,7 +77,8 @@ def run_one(fault: str | None, rule: str, *, hypothesis_profile: str, seed: int 
         junit = Path(scratch) / "junit.xml"
         command = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-p", PLUGIN,
                    "-p", "no:cacheprovider", "-x", "-q", "--base-url", server.base_url, "--token", write,
-                   "--read-token", read, "--hypothesis-profile", hypothesis_profile, f"--junitxml={junit}", *extra]
+                   "--read-token", read, "--hypothesis-profile", hypothesis_profile, f"--junitxml={junit}",
+                   "--contract-profile", profile, *extra]
         if seed is not None:
             command.append(f"--hypothesis-seed={seed}")
         started = time.monotonic()
@@ -101,12 +102,13 @@ def run_one(fault: str | None, rule: str, *, hypothesis_profile: str, seed: int 
 
 
 def run_zoo(faults: Sequence[tuple[str, str]], *, hypothesis_profile: str = "dev", seed: int | None = None,
-            jobs: int = 2, on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+            jobs: int = 2, on_outcome: Callable[[Outcome], None] | None = None,
+            profile: str = "strict") -> list[Outcome]:
     """The correct server first, then every `(fault, rule)`, `jobs` at a time."""
     targets: list[tuple[str | None, str]] = [(None, "-"), *faults]
 
     def one(item: tuple[str | None, str]) -> Outcome:
-        outcome = run_one(item[0], item[1], hypothesis_profile=hypothesis_profile, seed=seed)
+        outcome = run_one(item[0], item[1], hypothesis_profile=hypothesis_profile, seed=seed, profile=profile)
         if on_outcome is not None:
             on_outcome(outcome)
         return outcome
@@ -153,7 +155,8 @@ def faults() -> None:
     from crm_contract.reference_server import FAULTS
 
     for fault in sorted(FAULTS.values(), key=lambda f: (_rule_order(f.rule), f.name)):
-        click.echo(f"{fault.name:34} {fault.rule:10} {fault.description}")
+        tag = "D" if fault.documented else "R"  # the part it breaks: documented, or a reference choice only
+        click.echo(f"{fault.name:34} {fault.rule:10} {tag}  {fault.description}")
 
 
 def _rule_order(rule: str) -> tuple[int, int]:
@@ -167,7 +170,9 @@ def _rule_order(rule: str) -> tuple[int, int]:
               help="The Hypothesis profile of every run.")
 @click.option("--seed", type=int, help="Hypothesis seed, the same for every run.")
 @click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True, help="Targets checked at once.")
-def zoo(names: tuple[str, ...], hypothesis_profile: str, seed: int | None, jobs: int) -> int:
+@click.option("--profile", type=click.Choice(["strict", "documented"]), default="strict", show_default=True,
+              help="The contract profile; under documented only the faults that break a documented [D] part run.")
+def zoo(names: tuple[str, ...], hypothesis_profile: str, seed: int | None, jobs: int, profile: str) -> int:
     """Run the suite against the correct server and each fault; print the kill matrix.
 
     Exits 1 if a fault survives or the correct server fails, 2 for an unknown fault name.
@@ -178,9 +183,11 @@ def zoo(names: tuple[str, ...], hypothesis_profile: str, seed: int | None, jobs:
     if unknown:
         raise click.UsageError(f"unknown fault(s): {', '.join(unknown)}; `crm-contract faults` lists them")
     chosen = [FAULTS[name] for name in (names or sorted(FAULTS))]
+    if profile == "documented":
+        chosen = [fault for fault in chosen if fault.documented]
     quiet = not sys.stdout.isatty()
     outcomes = run_zoo([(fault.name, fault.rule) for fault in chosen], hypothesis_profile=hypothesis_profile,
-                       seed=seed, jobs=jobs,
+                       seed=seed, jobs=jobs, profile=profile,
                        on_outcome=None if quiet else lambda row: click.echo(f"  {row.target}: {row.verdict} "
                                                                             f"({row.seconds:.1f} s)", err=True))
     click.echo(format_matrix(outcomes))

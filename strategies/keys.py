@@ -23,7 +23,7 @@ __all__ = [
     "NEAR_MISS_KINDS", "NearMiss", "matching_keys", "near_miss_sets", "near_miss_variants", "run_id", "run_number_base",
 ]
 
-NEAR_MISS_KINDS = ("case", "whitespace", "nfc", "nfd", "type")
+NEAR_MISS_KINDS = ("case", "whitespace", "nfc", "nfd", "type", "wildcard", "accent")
 _RUN_ID = os.environ.get("CRM_CONTRACT_RUN_ID") or f"cc{secrets.token_hex(3)}"
 
 
@@ -68,11 +68,13 @@ def matching_keys(*, prefix: str | None = None, attr_type: str = "text",
         if room < 1:
             raise ValueError(f"a prefix of {len(head)} code points leaves no room in {MAX_TEXT} for a suffix")
         suffixes = st.text(_KEY_ALPHABET, min_size=1, max_size=min(40, room))
-        # Exact matching without normalisation is [R]: documented-only keys stay in NFC.
-        decomposed = st.just(False) if documented_only else st.booleans()
+        if documented_only:
+            # Exact matching without normalisation is [R]: documented-only keys are in NFC, every character
+            # (a CJK compatibility ideograph, say, has another NFC form), cut back to 255 after normalising.
+            return suffixes.map(lambda tail: unicodedata.normalize("NFC", f"{head}-{tail}")[:MAX_TEXT])
         # The decomposed form can be longer than the drawn suffix, so the key is cut back to 255.
         return st.builds(lambda tail, nfd: f"{head}-{unicodedata.normalize('NFD', tail) if nfd else tail}"[:MAX_TEXT],
-                         suffixes, decomposed)
+                         suffixes, st.booleans())
     base = run_number_base(head, documented_only=documented_only)
     if attr_type == "number":
         return st.integers(0, 10**9).map(lambda n: min(base + n, MAX_NUMBER))
@@ -103,6 +105,17 @@ def _variants(key: Any) -> list[NearMiss]:
         found.append(NearMiss("case", key.swapcase()))
     if key.upper() not in (key, key.swapcase()):
         found.append(NearMiss("case", key.upper()))
+    # What a SQL LIKE pattern would match: the last character replaced by `_` (any one character) or `%`
+    # (any run of them). Exact matching treats both as ordinary characters (A3 [D]).
+    for wildcard in ("_", "%"):
+        if len(key) > 1 and key[-1] != wildcard:
+            found.append(NearMiss("wildcard", key[:-1] + wildcard))
+    # The letters without their accents ("é" -> "e"): another value under every normal form, which an
+    # accent-insensitive collation would still match.
+    bare = unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", key)
+                                                if not unicodedata.combining(c)))
+    if bare != unicodedata.normalize("NFC", key):
+        found.append(NearMiss("accent", bare))
     for form in ("NFC", "NFD"):
         normalised = unicodedata.normalize(form, key)
         if normalised != key:
@@ -119,8 +132,9 @@ def _variants(key: Any) -> list[NearMiss]:
 def near_miss_variants(key: Any) -> st.SearchStrategy[NearMiss]:
     """Near misses of `key` that exact matching must tell apart from it (A3), each at most 255 code points.
 
-    For a string: padded with a space, tab or no-break space, case flipped or upper-cased, the other
-    Unicode normalisation form (when it differs), and the number it spells (when it spells one within
+    For a string: padded with a space, tab or no-break space, case flipped or upper-cased, the last
+    character replaced by the SQL wildcard `_` or `%`, its letters without accents (when it has any), the
+    other Unicode normalisation form (when it differs), and the number it spells (when it spells one within
     ±(2^53 − 1)). For a number: the same digits as a string. Each kind the key has is drawn equally
     often (a string has four paddings but may have one normal form), then one variant of that kind.
     Raises ValueError for a key that has none (e.g. `True`). Shrinks towards the first variant of the

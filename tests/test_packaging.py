@@ -148,6 +148,20 @@ def test_a_plugin_that_fails_to_load_is_exit_2_with_one_line(tmp_path: Path) -> 
     assert last.startswith("crm-contract: error: the contract suite could not start"), last
 
 
+def test_a_run_ignores_the_pytest_configuration_of_the_working_directory(tmp_path: Path) -> None:
+    """Run inside a user's project: its ini options and conftests are the project's, not the suite's."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\nfilterwarnings = error\n"
+                                         "testpaths = tests\n")
+    for folder in (tmp_path, tmp_path / "tests"):
+        folder.mkdir(exist_ok=True)
+        (folder / "conftest.py").write_text("raise RuntimeError('the working directory's conftest was loaded')\n")
+    env = {**os.environ, "CRM_CONTRACT_CACHE_DIR": str(tmp_path / "cache"), "CRM_CONTRACT_PROGRESS": "no"}
+    done = subprocess.run([sys.executable, "-m", "crm_contract.cli", "run", "--", "-k", "test_a1_"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == OK, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 passed" in done.stdout
+
+
 def test_a_run_from_an_empty_directory_leaves_only_its_report(tmp_path: Path) -> None:
     work, cache = tmp_path / "work", tmp_path / "cache"
     work.mkdir()

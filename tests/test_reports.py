@@ -59,7 +59,7 @@ class Run:
 def run_against(fault: str | None, directory: Path, selection: str = SELECTION) -> Run:
     with EmbeddedServer(fault=fault, tokens=TOKENS) as server:
         result = cli("run", "--base-url", server.base_url, "--token", WRITE, "--read-token", READ,
-                     "--report-dir", str(directory), "--seed", "1", "--", "-k", selection)
+                     "--profile", "strict", "--report-dir", str(directory), "--seed", "1", "--", "-k", selection)
     return Run(directory, result)
 
 

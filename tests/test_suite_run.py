@@ -9,6 +9,7 @@ exactly as they were, and nothing of its own behind.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -24,7 +25,7 @@ from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from faulty_apps import FAULTY_APPS, READ_TOKEN, Served, reference_app
 
 from crm_contract import SUITE
-from crm_contract.embedded import free_port
+from crm_contract.embedded import EmbeddedServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
@@ -98,6 +99,22 @@ def test_a_violated_rule_exits_1_and_names_the_rule_with_its_requests(name: str,
     assert plain.returncode == 1 and f"[{rule}" in plain.stdout, shown(plain)  # plain pytest: the same verdict
 
 
+def test_a_target_given_by_url_is_judged_by_the_documented_rules_unless_strict_is_asked_for(tmp_path: Path) -> None:
+    with EmbeddedServer() as served:
+        documented = run("run", "--base-url", served.base_url, *TOKEN, *DEV, "--report-dir", str(tmp_path / "d"),
+                         "--", "-k", "test_a6_ or test_a1_")
+        strict = run("run", "--base-url", served.base_url, *TOKEN, *DEV, "--profile", "strict", "--",
+                     "-k", "test_a6_ or test_a1_")
+    assert documented.returncode == 0 and strict.returncode == 0, shown(documented) + shown(strict)
+    assert "(contract profile documented (the default for a --base-url target;" in documented.stdout
+    added = re.search(r"--profile strict adds (\d+) tests of reference choices", documented.stdout)
+    assert added and int(added.group(1)) >= 1, shown(documented)  # test_a6 is a reference test: left out
+    report = json.loads((tmp_path / "d" / "report.json").read_text())
+    assert report["contract_profile"] == "documented" and report["strict_adds"] == int(added.group(1))
+    assert "(contract profile strict)" in strict.stdout and "--profile strict adds" not in strict.stdout
+    assert re.search(r"\b3 passed", strict.stdout), shown(strict)  # test_a6 runs under strict
+
+
 @pytest.mark.parametrize("name", ["always-429", "always-503"])
 def test_a_target_that_never_answers_is_inconclusive_before_any_test(name: str) -> None:
     with serve_faulty(name) as served:
@@ -123,7 +140,8 @@ def test_tests_the_target_leaves_without_a_verdict_are_inconclusive_not_failed()
 
 def test_a_conformance_case_the_target_leaves_without_a_verdict_is_inconclusive_not_failed() -> None:
     with serve_faulty("put-503") as served:  # schemathesis sends these cases itself, not through the client
-        result = run("run", "--base-url", served.base_url, *TOKEN, *DEV, "--", "-k", "conforms and PUT")
+        result = run("run", "--base-url", served.base_url, *TOKEN, *DEV, "--profile", "strict", "--", "-k",
+                     "conforms and PUT")  # conformance is a reference test: strict only
     assert result.returncode == 3, shown(result)
     assert re.search(r"INCONCLUSIVE contract_tests/test_schema_conformance\.py::\S+ - PUT /crm/\S+: "
                      r"the target kept answering 503", result.stdout), shown(result)
