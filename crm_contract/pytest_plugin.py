@@ -69,11 +69,14 @@ def _ensure_base_url_option(parser: pytest.Parser, pluginmanager: pytest.PytestP
     if pluginmanager.has_plugin(BASE_URL_PLUGIN):
         return
     if not pluginmanager.is_blocked(BASE_URL_PLUGIN):
-        import pytest_base_url.plugin
-
-        if not pluginmanager.is_registered(pytest_base_url.plugin):
-            pluginmanager.register(pytest_base_url.plugin, BASE_URL_PLUGIN)
-        return
+        try:
+            import pytest_base_url.plugin
+        except ImportError:  # installed without its dependencies: the option comes from here then
+            pass
+        else:
+            if not pluginmanager.is_registered(pytest_base_url.plugin):
+                pluginmanager.register(pytest_base_url.plugin, BASE_URL_PLUGIN)
+            return
     parser.addini("base_url", "base URL of the API under test, ending in /v2", default=None)
     parser.getgroup("crm-contract").addoption(
         "--base-url", default=os.environ.get("PYTEST_BASE_URL"),

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from crm_contract import SUITE
 from crm_contract.clauses import CLAUSES, CONTRACT_DOC
 from crm_contract.outcomes import FAILED, INCONCLUSIVE, OK, USAGE, run_exit_code
@@ -128,6 +130,23 @@ def test_the_plugin_is_inert_for_a_users_own_tests(tmp_path: Path) -> None:
                           text=True, env=env, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "crm-contract:" not in done.stdout, "no header, no request count: the suite is not running"
+
+
+@pytest.mark.parametrize("how", ["blocked", "missing"])
+def test_without_pytest_base_url_the_plugin_adds_base_url_itself(tmp_path: Path, how: str) -> None:
+    """Switched off (-p no:base_url) or not installed (--no-deps): --base-url still works, nothing breaks."""
+    (tmp_path / "test_url.py").write_text("def test_url(pytestconfig):\n"
+                                          "    assert pytestconfig.getoption('base_url') == 'http://a.invalid/v2'\n")
+    hide = "import sys; sys.modules['pytest_base_url'] = None; sys.modules['pytest_base_url.plugin'] = None; " \
+        if how == "missing" else ""
+    extra = ["-p", "no:base_url"] if how == "blocked" else []
+    code = (f"{hide}import pytest, sys; sys.exit(pytest.main(['-p', 'crm_contract.pytest_plugin', *{extra!r}, "
+            "'-p', 'no:cacheprovider', '-q', '--base-url', 'http://a.invalid/v2', 'test_url.py']))")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the plugins named here: as if pytest-base-url were absent
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_run_exit_codes_tell_a_setup_error_from_no_verdict() -> None:
