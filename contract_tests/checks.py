@@ -72,12 +72,13 @@ def error_of(response: httpx.Response, status: int, rule: str, exchanges: Sequen
              observed={"status": response.status_code})
     if not expect.holds("error-envelope"):
         return
+    envelope = Expectations.label("error-envelope")
     try:
         body = response.json()
     except ValueError:
-        fail("section 1", "the error response is not JSON", exchanges)
+        fail(envelope, "the error response is not JSON", exchanges)
     if not isinstance(body, dict) or body.get("success") is not False or body.get("status") != status:
-        fail("section 1", f"expected the error envelope {{success: false, status: {status}, message}}", exchanges)
+        fail(envelope, f"expected the error envelope {{success: false, status: {status}, message}}", exchanges)
 
 
 def record_of(response: httpx.Response, status: int, rule: str, exchanges: Sequence[Exchange],
@@ -119,8 +120,8 @@ def record_agrees(record: dict[str, Any], expected: dict[str, Any], schema: Obje
         if not attr.supported:
             continue
         if attr.key not in attributes and listed_in_full:
-            fail("section 5", f"attribute {attr.key!r} is missing from the record (it must be there, null "
-                 "where unset)", exchanges)
+            fail(Expectations.label("record-lists-every-attribute"), f"attribute {attr.key!r} is missing from "
+                 "the record (it must be there, null where unset)", exchanges)
         got, want = attributes.get(attr.key), expected.get(attr.key)
         if not same_value(attr.type, want, got):
             fail(rule, f"record {record.get('id')}: {attr.key!r} is {got!r}, expected {want!r}", exchanges,

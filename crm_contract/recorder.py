@@ -68,6 +68,12 @@ class Entry:
     reason: str | None = None
     failure: dict[str, Any] | None = None
     replay: dict[str, Any] | None = field(default=None, repr=False)
+    tag: str = "D"  # "R": the test checks a reference choice as a whole (its `reference` marker)
+
+
+def tag_of(item: pytest.Item) -> str:
+    """"R" for a test of a reference choice (marker `reference`), else "D"."""
+    return "R" if item.get_closest_marker("reference") else "D"
 
 
 def clause_verdicts(tests: list[Entry]) -> list[dict[str, Any]]:
@@ -130,12 +136,12 @@ class Recorder:
         for item in items:
             examples.instrument(item)
             self.tests[item_id(item)] = Entry(item_id(item), list(clauses_of(item)), outcome="not-run",
-                                                 reason="not run")
+                                                 reason="not run", tag=tag_of(item))
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         for item in items:
             self.tests[item_id(item)] = Entry(item_id(item), list(clauses_of(item)), outcome="not-run",
-                                                 reason="deselected")
+                                                 reason="deselected", tag=tag_of(item))
 
     # Running ---------------------------------------------------------------------------------------
 
@@ -276,7 +282,8 @@ class Recorder:
                                                for kind in ("pass", "fail", "inconclusive", "not-run")},
                        "requests": self.outcome.traffic.sent, "examples": sum(t.examples or 0 for t in tests)},
             "clauses": clauses,
-            "tests": [{"id": t.id, "clauses": t.clauses, "outcome": t.outcome, "duration": round(t.duration, 3),
+            "tests": [{"id": t.id, "clauses": t.clauses, "tag": t.tag, "outcome": t.outcome,
+                       "duration": round(t.duration, 3),
                        "examples": t.examples, "requests": t.requests, "reason": self.redactor.text(t.reason or "")
                        or None, "failure": t.failure} for t in tests],
         }

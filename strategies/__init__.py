@@ -7,7 +7,15 @@ particular server: schemas come from `object_schemas()` or from what a target re
 
 from __future__ import annotations
 
-from .dispatch import SUPPORTED_TYPES, VALUE_STRATEGIES, ValueStrategies, accepted_values, rejected_values, same_value
+from .dispatch import (
+    SUPPORTED_TYPES,
+    VALUE_STRATEGIES,
+    ValueStrategies,
+    accepted_values,
+    documented_value,
+    rejected_values,
+    same_value,
+)
 from .keys import NEAR_MISS_KINDS, NearMiss, matching_keys, near_miss_sets, near_miss_variants, run_id, run_number_base
 from .payloads import (
     BadMatchingPayload,
@@ -57,7 +65,8 @@ __all__ = [
     "MAX_NUMBER", "MAX_TEXT", "NEAR_MISS_KINDS", "SUPPORTED_TYPES", "SYSTEM_KEYS", "UNIQUE_TYPES",
     "VALUE_STRATEGIES", "Attribute", "AttributeDefinition", "BadMatchingPayload", "InvalidPayload", "NearMiss",
     "ObjectDefinition", "ObjectSchema", "Rejected", "ValueStrategies", "accepted_values", "attribute_definitions",
-    "bad_matching_payloads", "checkbox_values", "date_values", "datetime_values", "from_object_schema",
+    "bad_matching_payloads", "checkbox_values", "date_values", "datetime_values", "documented_value",
+    "from_object_schema",
     "full_payloads", "invalid_payloads", "matching_keys", "multiselect_values", "near_miss_sets", "near_miss_variants",
     "null_payloads", "number_values", "object_schemas", "partial_payloads", "phone_number_values",
     "rejected_checkbox_values", "rejected_date_values", "rejected_datetime_values", "rejected_multiselect_values",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from . import rejected as bad
 from . import values as good
 from .rejected import Rejected
 
-__all__ = ["SUPPORTED_TYPES", "VALUE_STRATEGIES", "ValueStrategies", "accepted_values", "rejected_values",
-           "same_value"]
+__all__ = ["SUPPORTED_TYPES", "VALUE_STRATEGIES", "ValueStrategies", "accepted_values", "documented_value",
+           "rejected_values", "same_value"]
 
 OptionIds = Collection[int]
 
@@ -90,6 +91,26 @@ _DOCUMENTED: Mapping[str, Callable[[], st.SearchStrategy[Any]]] = {
     "datetime": lambda: st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2099, 12, 30)).map(
         lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")),
 }
+
+
+def documented_value(attr_type: str, value: Any) -> bool:
+    """Whether Zeeg documents the round trip of `value`: what `accepted_values(documented_only=True)` may draw.
+
+    False for texts that are not in NFC or have surrounding white space, integers beyond ±(2^31 − 1) and
+    date-times not written in UTC with whole seconds; True for every other value (and for null).
+    """
+    if value is None:
+        return True
+    if attr_type == "text":
+        return isinstance(value, str) and value == unicodedata.normalize("NFC", value).strip()
+    if attr_type == "number":
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**31 - 1
+    if attr_type == "datetime":
+        return isinstance(value, str) and _UTC_SECONDS.fullmatch(value) is not None
+    return True
+
+
+_UTC_SECONDS = re.compile(r"(19[7-9]\d|20\d\d)-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
 
 
 def rejected_values(attr_type: str, *, option_ids: OptionIds = (),
