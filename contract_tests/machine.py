@@ -117,7 +117,8 @@ class AssertMachine(RuleBasedStateMachine):
             known = prediction.record
             assert known is not None
             chosen = next((c for c in prediction.candidates if c.id == record["id"]), None)
-            if record["id"] != known.id and chosen is not None and not expect.holds(prediction.part or "A9-oldest"):
+            part = prediction.part  # set with the candidates: which of them is "the first" ([R] in A9)
+            if record["id"] != known.id and chosen is not None and part is not None and not expect.holds(part):
                 known = chosen  # one of several matches, which one being a reference choice (A9)
             elif record["id"] != known.id:
                 named = Expectations.label(prediction.part) if chosen is not None and prediction.part else rule

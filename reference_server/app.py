@@ -255,9 +255,9 @@ class _Endpoint:
                                headers={"Allow": self.allow}, kind="method")
             response = await handler(request, self.crm)
         except ApiError as error:
-            choices = self.crm.choices
-            if choices.status_of(error) != error.status:
-                error.status, error.headers = choices.status_of(error), None
+            status = self.crm.choices.status_of(error)
+            if status != error.status:  # another code for an [R] error: its headers (Allow) were the old code's
+                error.status, error.headers = status, None
             response = error_response(error)
         return self.presented(request, response)
 

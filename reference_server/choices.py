@@ -63,10 +63,11 @@ class Choices:
         for key in ("object", "attribute"):
             if isinstance(body.get(key), dict):
                 body[key] = self._stamped(body[key])
+        objects: dict[str, ObjectDef | None] = {}  # a page of records shares one object: read it once
         if isinstance(body.get("record"), dict):
-            body["record"] = self._record(body["record"], store)
+            body["record"] = self._record(body["record"], store, objects)
         if isinstance(body.get("collection"), list):
-            body["collection"] = [self._record(r, store) for r in body["collection"]]
+            body["collection"] = [self._record(r, store, objects) for r in body["collection"]]
         if isinstance(body.get("pagination"), dict):  # absolute links, not relative paths [R]
             base = path.split("/crm/")[0]
             body["pagination"] = {key: (f"{base}{value}" if key.endswith("Page") and isinstance(value, str)
@@ -91,8 +92,11 @@ class Choices:
         except (TypeError, ValueError):
             return value
 
-    def _record(self, record: dict[str, Any], store: Store) -> dict[str, Any]:
-        obj = store.get_object(str(record.get("objectSlug")))
+    def _record(self, record: dict[str, Any], store: Store, objects: dict[str, ObjectDef | None]) -> dict[str, Any]:
+        slug = str(record.get("objectSlug"))
+        if slug not in objects:
+            objects[slug] = store.get_object(slug)
+        obj = objects[slug]
         shown = self._stamped(record)
         shown["url"] = f"/crm/{record.get('objectSlug')}/{record.get('id')}"
         shown["attributes"] = _attributes(record.get("attributes") or {}, obj, self._instant)
