@@ -161,7 +161,7 @@ class RecordCalls:
 
     def cleanup(self) -> None:
         for record_id in self.made:
-            self.api.delete(f"{self.path}/{record_id}")
+            self.api.delete(f"{self.path}/{record_id}", resend_if_lost=True)
         self.made.clear()
 
 

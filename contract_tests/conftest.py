@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from crm_contract.strategies import ObjectDefinition
+from crm_contract.strategies import ObjectDefinition, run_id
 
 from crm_contract.client import ContractClient
+from crm_contract.ledger import Ledger
+from crm_contract.redaction import public_url
 from crm_contract.session import Target
+from crm_contract.sweep import ledger_directory, sweep_keys
 from crm_contract.workspace import CreatedObject, SetupError, Workspace
 
 
@@ -21,10 +24,23 @@ def api(target: Target) -> Iterator[ContractClient]:
 
 @pytest.fixture(scope="session")
 def workspace(target: Target, api: ContractClient) -> Iterator[Workspace]:
-    """Objects and records the run makes; whatever is left is deleted when the session ends."""
-    made = Workspace(api, target.definitions)
-    yield made
-    left = made.cleanup()
+    """Objects and records the run makes; whatever is left is deleted when the session ends.
+
+    Each is written to the run's ledger before it is created, so `crm-contract sweep` can remove what a
+    killed run left; a run that cleaned up completely removes its ledger too.
+    """
+    foreign = (target.object_slug, target.matching_attribute) if target.object_slug and target.matching_attribute \
+        else None
+    ledger = Ledger.for_run(ledger_directory(), run_id(), public_url(target.base_url) or target.base_url)
+    made = Workspace(api, target.definitions, ledger=ledger, foreign=foreign)
+    ContractClient.write_listeners.append(made.note_write)
+    try:
+        yield made
+    finally:
+        ContractClient.write_listeners.remove(made.note_write)
+        left = made.cleanup()
+        left += sweep_keys(api, ledger.path)
+        ledger.close(finished=not left)
     if left:
         raise RuntimeError(f"clean-up could not delete: {', '.join(left)}")
 

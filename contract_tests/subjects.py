@@ -55,7 +55,7 @@ def make_subject(target: Target, client: ContractClient, workspace: Workspace, *
         def existing() -> Subject:
             def release() -> None:
                 for record_id in workspace.tracked(slug):
-                    client.delete(f"/crm/{slug}/{record_id}")
+                    client.delete(f"/crm/{slug}/{record_id}", resend_if_lost=True)
                     workspace.forget(slug, record_id)
             return Subject(client, workspace, schema, matching, target.expect, False, prefix,
                            release)

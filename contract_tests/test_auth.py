@@ -95,7 +95,10 @@ class Scene:
     def send(self, call: Call, token: str | None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else None
         body = {} if call.body is None else {"json": call.body}
-        return self.client.request(call.method, call.path, params=call.params, headers=headers, **body)
+        # Each call is expected to be refused, and its effects are checked afterwards: a lost answer is met
+        # by sending it again (a wrong acceptance only shows the more).
+        return self.client.request(call.method, call.path, params=call.params, headers=headers, resend_if_lost=True,
+                                   **body)
 
     @property
     def writer(self) -> dict[str, str]:
@@ -123,7 +126,7 @@ class Scene:
                                        headers=self.writer)
             if response.status_code in (200, 201):
                 made = record_of(response, response.status_code, rule, self.log, slug)
-                self.client.delete(f"/crm/{slug}/{made['id']}", headers=self.writer)
+                self.client.delete(f"/crm/{slug}/{made['id']}", headers=self.writer, resend_if_lost=True)
             if response.status_code != 201:
                 fail(rule, f"asserting the refused call's key afterwards answered {response.status_code}, not 201: "
                      "the refused call made a record", self.log)
@@ -146,8 +149,9 @@ def scene(request: pytest.FixtureRequest, target: Target, bare: ContractClient, 
         record = record_of(response, 201, "set-up: create a record", log, auth_object.slug)
         new_slug = f"{run_id()}-refused-{secrets.token_hex(3)}".lower().replace("_", "-")
         yield Scene(bare, target, auth_object, record, fresh_key(), new_slug, log, spare)
-        bare.delete(f"/crm/{auth_object.slug}/{record['id']}", headers=auth)
-        bare.delete(f"/crm/objects/{new_slug}", headers=auth)  # only if a refused call made it after all
+        bare.delete(f"/crm/{auth_object.slug}/{record['id']}", headers=auth, resend_if_lost=True)
+        # Only if a refused call made it after all:
+        bare.delete(f"/crm/objects/{new_slug}", headers=auth, resend_if_lost=True)
     if spare:
         workspace.delete_object(spare)
 

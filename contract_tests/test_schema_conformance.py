@@ -17,20 +17,23 @@ is sent only in the query and body of the record calls, where the contract itsel
 and as undeclared methods (GET, POST, PUT, PATCH, DELETE) on paths that name a run-made object. A
 negative path or a dropped token is never sent: the first could name foreign data, the second is
 test_auth's. HEAD and OPTIONS are left open by the contract and never sent.
+
+Every request goes through the suite's client (`SuiteTransport`), the checks' own probes included
+(``ignored_auth`` sends the request again without its token): a 429, a gateway error or a dropped
+connection is handled as everywhere else in the suite, and never judged as an answer of the target.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
-import requests
 import schemathesis
 from crm_contract.contract import OPENAPI_PATH
 from crm_contract.contract_tests.calls import definition, fresh_key
@@ -38,9 +41,12 @@ from crm_contract.strategies import AttributeDefinition, ObjectDefinition, run_i
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.transport import Response
 from schemathesis.generation.meta import CoverageScenario
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+from schemathesis.transport.requests import REQUESTS_TRANSPORT, RequestsTransport
 
-from crm_contract.client import RETRIED_STATUSES, ContractClient, Exchange, TargetInconclusive, retry_delay
+from crm_contract.client import ContractClient, Exchange
 from crm_contract.session import Target
 from crm_contract.violations import ContractViolation
 from crm_contract.workspace import CreatedObject, Workspace
@@ -51,9 +57,50 @@ PLAIN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 TYPES = ("text", "phone_number", "number", "checkbox", "date", "datetime", "select", "multiselect")
 OPTIONS = ("One", "Two", "Three")
 
+
+
+class SuiteTransport(RequestsTransport):
+    """schemathesis' requests, serialized as it would send them, sent by the suite's client."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._serializers = REQUESTS_TRANSPORT._serializers  # JSON and the rest, as schemathesis registered them
+        self.client: ContractClient | None = None  # set by the `scope` fixture: anonymous, headers per call
+
+    def send(self, case: schemathesis.Case, *, session: Any = None, **kwargs: Any) -> Response:
+        if self.client is None:
+            raise RuntimeError("the conformance test sent a request before its scope set up the client")
+        data = self._build_request_data(case, kwargs)
+        headers = {str(name): str(value) for name, value in (data.get("headers") or {}).items()}
+        cookies = data.get("cookies") or {}
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
+        body: dict[str, Any] = {}
+        if "json" in data:
+            body["json"] = data["json"]
+        elif data.get("data") is not None:
+            sent = data["data"]
+            body["content"] = urlencode(sent, doseq=True) if isinstance(sent, dict) else sent
+        response = self.client.request(data["method"], data["url"], params=data.get("params"), headers=headers,
+                                       **body)
+        return Response.from_httpx(response, verify=True)
+
+
+TRANSPORT = SuiteTransport()
+
+
+class _RoutedSchema(OpenApiSchema):
+    """The OpenAPI schema class, with every request of its cases and checks sent through `TRANSPORT`."""
+
+    @property
+    def transport(self) -> Any:
+        return TRANSPORT
+
+
 # Hypothesis settings come from the active profile (`--hypothesis-profile`): no max-examples here.
 schema = schemathesis.openapi.from_path(OPENAPI_PATH, config=SchemathesisConfig.from_dict(
     {"generation": {"mode": "all"}}))
+schema.__class__ = _RoutedSchema
 
 
 @dataclass
@@ -61,6 +108,7 @@ class Scope:
     """The run-made objects and records that generated requests may name, and what the run created."""
 
     api: ContractClient
+    workspace: Workspace
     make: Callable[[ObjectDefinition], CreatedObject]
     records: CreatedObject
     sandbox: CreatedObject
@@ -70,6 +118,7 @@ class Scope:
     def new_slug(self) -> str:
         slug = f"{run_id()}-st-{secrets.token_hex(4)}".lower().replace("_", "-")
         self.made_slugs.add(slug)
+        self.workspace.adopt(slug)  # in the ledger before createObject sends it
         return slug
 
     def doomed(self) -> str:
@@ -95,9 +144,9 @@ def _attribute(label: str, attr_type: str) -> AttributeDefinition:
 
 @pytest.fixture(scope="module")
 def scope(api: ContractClient, make_object: Callable[[ObjectDefinition], CreatedObject],
-          workspace: Workspace) -> Iterator[Scope]:
+          workspace: Workspace, target: Target) -> Iterator[Scope]:
     attributes = [_attribute("Key", "text"), *(_attribute(t.replace("_", " ").title(), t) for t in TYPES)]
-    made = Scope(api, make_object, make_object(definition("st-records", *attributes)),
+    made = Scope(api, workspace, make_object, make_object(definition("st-records", *attributes)),
                  make_object(definition("st-sandbox", *attributes)))
     for n in range(3):
         response = api.post(f"/crm/{made.records.slug}", json={made.records.key("Key"): f"{run_id()}-seed-{n}"})
@@ -105,9 +154,14 @@ def scope(api: ContractClient, make_object: Callable[[ObjectDefinition], Created
             pytest.fail(f"set-up: cannot create a record in {made.records.slug}: {response.status_code}",
                         pytrace=False)
         made.record_ids.append(response.json()["record"]["id"])
-    yield made
+    with target.client(anonymous=True) as http:  # each request names its own token, or none (the probes)
+        TRANSPORT.client = ContractClient(http)
+        try:
+            yield made
+        finally:
+            TRANSPORT.client = None
     for slug in sorted(made.made_slugs):  # every one run-prefixed: made by createObject, or never made
-        api.delete(f"/crm/objects/{slug}")
+        workspace.delete_object(slug)
     workspace.delete_object(made.sandbox.slug)
     workspace.delete_object(made.records.slug)
 
@@ -253,15 +307,17 @@ def test_every_operation_conforms_to_the_openapi_document(case: schemathesis.Cas
         fit_positive(case, scope)
     scope.guard(case)
     headers = {"Authorization": f"Bearer {target.token}"}
-    response = answered(case, target.base_url, headers, count=target.traffic.count if target.traffic else None)
-    try:
-        case.validate_response(response, headers=headers, transport_kwargs={"base_url": target.base_url,
-                                                                            "headers": headers})
-    except FailureGroup as failures:
-        detail = f"{case.method} {case.operation.path}: the answer does not conform to contract/openapi.yaml"
-        raise ContractViolation("section 1", detail, [exchange_of(case, response)],
-                                f"[section 1] {detail}\n{failures.message}",
-                                observed={"status": response.status_code}) from None
+    assert TRANSPORT.client is not None
+    with TRANSPORT.client.exchanges() as log:
+        response = case.call(base_url=target.base_url, headers=headers)
+        try:
+            case.validate_response(response, headers=headers, transport_kwargs={"base_url": target.base_url,
+                                                                                "headers": headers})
+        except FailureGroup as failures:
+            detail = f"{case.method} {case.operation.path}: the answer does not conform to contract/openapi.yaml"
+            raise ContractViolation("section 1", detail, list(log) or [exchange_of(case, response)],
+                                    f"[section 1] {detail}\n{failures.message}",
+                                    observed={"status": response.status_code}) from None
     note(case, response, scope)
 
 
@@ -273,31 +329,3 @@ def exchange_of(case: schemathesis.Case, response: Any) -> Exchange:
         body = response.content.decode("utf-8", "replace")
     sent = case.body if isinstance(case.body, dict | list | str | int | float | bool) or case.body is None else None
     return Exchange(case.method, response.request.path_url, sent, response.status_code, body)
-
-
-def answered(case: schemathesis.Case, base_url: str, headers: dict[str, str], *, attempts: int = 6,
-             max_wait: float = 60.0, count: Callable[[int | None], None] | None = None) -> Any:
-    """The target's answer to `case`, once it gives one: a 429, gateway error or dropped connection is
-    waited out as the suite's client does, and if it goes on the test is inconclusive, not failed."""
-    waited = 0.0
-    for attempt in range(1, attempts + 1):
-        try:
-            response = case.call(base_url=base_url, headers=headers)
-        except (requests.ConnectionError, requests.Timeout) as error:
-            status, reason, retry_after = None, f"{type(error).__name__}", None
-            if count is not None:
-                count(None)
-        else:
-            if count is not None:  # the run's request count includes schemathesis' own requests
-                count(response.status_code)
-            if response.status_code not in RETRIED_STATUSES:
-                return response
-            status, reason = response.status_code, f"{response.status_code} from the target"
-            retry_after = next(iter(response.headers.get("retry-after") or []), None)  # lowercase keys, lists
-        delay = retry_delay(status, retry_after, attempt, max_wait)
-        if attempt == attempts or waited + delay > max_wait:
-            break
-        time.sleep(delay)
-        waited += delay
-    raise TargetInconclusive(f"{case.method} {case.formatted_path}: the target kept answering {reason} "
-                             f"({attempt} attempts, {waited:.0f} s waited)")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,9 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+import httpx
 
 from crm_contract import PLUGIN, SUITE, __version__, replay, zoo
-from crm_contract.client import TargetInconclusive
+from crm_contract.client import ContractClient, TargetInconclusive
 from crm_contract.compare import compare
 from crm_contract.errors import ConfigError, Inconclusive
 from crm_contract.outcomes import CLOCK_START, INCONCLUSIVE, OK, USAGE, VERDICT_FILE, check_target
@@ -34,6 +37,8 @@ from crm_contract.session import CONTRACT_PROFILES, READ_SCOPES, WRITE_SCOPES, c
 __all__ = ["main"]
 
 HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
+RUN_ID_ENV = "CRM_CONTRACT_RUN_ID"  # read by crm_contract.strategies.keys: the prefix of the run's data
+GRACE = 120  # seconds an interrupted run gets to clean up
 
 
 def one_line(text: str) -> str:
@@ -61,10 +66,10 @@ def cli() -> None:
     help="The API to check, ending in /v2 [env PYTEST_BASE_URL] (default: the embedded reference server on a "
     "free loopback port).",
 )
-@click.option("--token", envvar="ZEEG_API_TOKEN", help="Token with crm:write [env ZEEG_API_TOKEN].")
-@click.option(
-    "--read-token", envvar="ZEEG_API_READ_TOKEN", help="Token with crm:read only [env ZEEG_API_READ_TOKEN]."
-)
+@click.option("--token", envvar="ZEEG_API_TOKEN",
+              help="Token with crm:write [env ZEEG_API_TOKEN; prefer the variable: a command line shows in ps].")
+@click.option("--read-token", envvar="ZEEG_API_READ_TOKEN",
+              help="Token with crm:read only [env ZEEG_API_READ_TOKEN; prefer the variable].")
 @click.option("--object", "object_slug", metavar="SLUG", help="An existing object to assert into.")
 @click.option("--matching-attribute", metavar="KEY", help="The matching attribute of --object.")
 @click.option(
@@ -188,17 +193,77 @@ def run_suite(
     env.pop("ZEEG_API_READ_TOKEN", None)
     if read_token:
         env["ZEEG_API_READ_TOKEN"] = read_token
+    run = env.setdefault(RUN_ID_ENV, f"cc{secrets.token_hex(3)}")  # the child's run id: its ledger's name
     with tempfile.TemporaryDirectory(prefix="crm-contract-") as scratch:
         verdict = Path(scratch) / "verdict.json"
         env[VERDICT_FILE] = str(verdict)
         command = [sys.executable, "-m", "pytest", *suite_invocation(Path(scratch)), "-p", PLUGIN,
                    "-o", f"cache_dir={cache_root() / 'pytest'}", "--base-url", base_url, *args]
-        try:
-            status = subprocess.run(command, env=env, check=False).returncode
-        except KeyboardInterrupt:
-            click.echo("crm-contract: interrupted", err=True)
+        status, interrupted = supervise(command, env)
+        swept = sweep_after(base_url, token, run)
+        if interrupted:
+            click.echo(f"crm-contract: interrupted{swept}; no verdict", err=True)
             return INCONCLUSIVE
+        if swept:
+            click.echo(f"crm-contract: the run left objects behind{swept}", err=True)
         return session_exit_code(verdict, status)
+
+
+def supervise(command: list[str], env: dict[str, str]) -> tuple[int, bool]:
+    """Run the suite in a child process; on Ctrl-C, let it tear down (clean up) before returning.
+
+    The child runs in a session of its own, so a Ctrl-C at the terminal reaches only this process,
+    which passes exactly one SIGINT on: pytest stops the running test and runs every fixture's
+    clean-up. A second Ctrl-C, or `GRACE` seconds without an end, kills the child; the run's ledger
+    still names what it made, and `sweep_after` removes it.
+    """
+    child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    try:
+        return child.wait(), False
+    except KeyboardInterrupt:
+        click.echo(f"crm-contract: interrupted; cleaning up what the run made (up to {GRACE} s, Ctrl-C again to "
+                   "stop at once)", err=True)
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(GRACE)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            child.kill()
+            child.wait()
+        return child.returncode, True
+
+
+def _die_with_parent() -> None:
+    """In the child, before it starts: on Linux, be killed when this process dies (e.g. by SIGKILL).
+
+    A suite left running alone would go on writing to the target; killed, it leaves its ledger, and
+    `crm-contract sweep` removes what it made.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+def sweep_after(base_url: str, token: str, run: str) -> str:
+    """Remove what the run's ledger still names (a killed or crashed child); "" when nothing was left."""
+    from crm_contract.sweep import ledger_directory, sweep
+
+    directory = ledger_directory()
+    if not (directory / f"{run}.jsonl").is_file():
+        return ""  # the run removed everything, and its ledger with it
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    try:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+            swept = sweep(ContractClient(http), public_url(base_url), run_id=run, directory=directory, naming=False)
+    except (httpx.HTTPError, TargetInconclusive) as error:
+        return f"; could not remove them ({type(error).__name__}): run crm-contract sweep --run-id {run}"
+    done = f"; removed {len(swept.removed)} left-over item(s)" if swept.removed else ""
+    if swept.left:
+        done += f"; could not remove {', '.join(swept.left)}: run crm-contract sweep --run-id {run} later"
+    return done
 
 
 def suite_invocation(scratch: Path) -> list[str]:
@@ -244,6 +309,65 @@ def clauses(as_json: bool) -> int:
                                    "contract": clause.link}))
         else:
             click.echo(f"{clause.id:<10} [{clause.tag:<3}] {clause.title}")
+    return OK
+
+
+def parse_age(value: str) -> float:
+    """`90`, `90s`, `15m`, `2h` or `1d` as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    scale = units.get(text[-1:], None)
+    try:
+        return float(text[:-1] if scale else text) * (scale or 1)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an age like 90s, 15m, 2h or 1d") from None
+
+
+@cli.command()
+@click.option("--base-url", metavar="URL", envvar="PYTEST_BASE_URL", required=True,
+              help="The API that runs were pointed at, ending in /v2 [env PYTEST_BASE_URL].")
+@click.option("--token", envvar="ZEEG_API_TOKEN",
+              help="Token with crm:write [env ZEEG_API_TOKEN; prefer the variable: a command line shows in ps].")
+@click.option("--older-than", default="1h", show_default=True, metavar="AGE",
+              help="Objects found only by their run-made name are removed when created longer ago than this "
+              "(a run in progress elsewhere keeps its own).")
+@click.option("--run-id", metavar="ID", help="Remove what this run made (e.g. cc1a2b3c), whatever its age.")
+def sweep(base_url: str, token: str | None, older_than: str, run_id: str | None) -> int:
+    """Remove what killed runs left on a target, and nothing else.
+
+    First from the ledgers that runs on this machine wrote before each create (objects, and records in
+    an --object of yours), for runs no longer alive; then objects whose slug has the shape runs give
+    them (cc + 6 hex digits, ...) and that are older than --older-than. Exit 0 when nothing is left,
+    2 for a usage error or unusable target, 3 when the target would not delete something.
+    """
+    from crm_contract.sweep import sweep as sweep_target
+
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"--base-url must be an http:// or https:// URL, not {base_url!r}")
+    if not token:
+        raise ConfigError(f"a token is needed for {base_url}: ZEEG_API_TOKEN (or --token)")
+    age = parse_age(older_than)
+    base_url = base_url.rstrip("/")
+    try:
+        check_target(base_url, token, None, None, None)
+    except TargetUnusable as error:
+        raise ConfigError(str(error)) from None
+    except TargetInconclusive as error:
+        raise Inconclusive(str(error)) from None
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+        try:
+            swept = sweep_target(ContractClient(http), public_url(base_url), older_than=age, run_id=run_id)
+        except TargetInconclusive as error:
+            raise Inconclusive(str(error)) from None
+    for item in swept.removed:
+        click.echo(f"removed {item}")
+    for run in swept.live_runs:
+        click.echo(f"crm-contract: run {run} is still running here; left alone")
+    click.echo(f"crm-contract: sweep of {public_url(base_url)}: removed {len(swept.removed)}, "
+               f"could not remove {len(swept.left)}")
+    if swept.left:
+        raise Inconclusive(f"the target would not delete {', '.join(swept.left)}")
     return OK
 
 

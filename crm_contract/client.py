@@ -1,47 +1,92 @@
-"""The suite's HTTP client: one `httpx.Client`, a transcript of every exchange, and 429/5xx handling.
+"""The suite's HTTP client: one `httpx.Client`, a transcript of every exchange, and infrastructure faults.
 
-A 429 is waited out (its `Retry-After`, or exponential backoff with jitter) and never reaches a check.
-Gateway errors (502, 503, 504), timeouts and dropped connections are retried a few times; if they go
-on, `TargetInconclusive` ends the test as inconclusive rather than failed. Every exchange is kept in
-the transcript, with tokens redacted, so that a failure can show the requests that led to it.
+An infrastructure fault is an answer that carries no verdict: a 429, a gateway error (502, 503, 504),
+a timeout or a dropped connection. None of them ever reaches a check. What the client does depends on
+whether the request may have taken effect:
+
+- A request that cannot have acted is sent again after a wait (the `Retry-After` of a 429 or 503,
+  else backoff with jitter): any GET, and any request refused with 429 or 503, or whose connection
+  was never made.
+- A write (POST, PUT, PATCH, DELETE) whose fate is unknown (the connection broke after it was sent,
+  the answer timed out, a gateway answered 502 or 504) is never sent blindly again: sending it again
+  could create a second record or turn a 201 into a 200. The client raises `OutcomeUnknown`, and the
+  caller finds out what happened (the workspace reads back by its run-unique slug) or gives up on
+  the example (the suite's session makes it a discarded Hypothesis example, see
+  `crm_contract.session`).
+
+If faults go on, `TargetInconclusive` ends the test as inconclusive rather than failed. Every exchange
+is kept in the transcript, with the faults that preceded its answer, so that a check that failed can
+tell whether its example was clean.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
 
 import httpx
 
-__all__ = ["NO_BODY", "RETRIED_STATUSES", "ContractClient", "Exchange", "Stats", "TargetInconclusive", "retry_delay"]
+__all__ = [
+    "NO_BODY", "NOT_PROCESSED_STATUSES", "RETRIED_STATUSES", "ContractClient", "Exchange", "OutcomeUnknown",
+    "Stats", "TargetInconclusive", "retry_delay",
+]
 
 _UNSET: Any = object()
 NO_BODY: Any = _UNSET  # an exchange whose request had no body
-# Answers that carry no verdict: waited out and sent again.
+# Answers that carry no verdict: waited out, and sent again when that is safe.
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
+# Refusals that say the request was not acted on (RFC 9110 §15.6.4, RFC 6585 §4): safe to send again.
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Transport errors raised before any byte of the request left: the request cannot have acted.
+NOT_SENT_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds a `Retry-After` header asks for (delay-seconds or an HTTP date), or None if unreadable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    reference = now if now is not None else datetime.now(UTC).timestamp()
+    return max(when.timestamp() - reference, 0.0)
 
 
 def retry_delay(status: int | None, retry_after: str | None, attempt: int, max_wait: float) -> float:
-    """Seconds to wait before sending again: a 429's `Retry-After`, else backoff with full jitter.
+    """Seconds to wait before sending again: the `Retry-After` of a 429 or 503, else backoff with full jitter.
 
     The backoff is up to 0.25 s, 0.5 s, 1 s, … capped at 8 s; `status` None is a failed connection.
     """
-    if status == 429 and retry_after:
-        try:
-            return min(max(float(retry_after), 0.0), max_wait)
-        except ValueError:
-            pass
+    if status in NOT_PROCESSED_STATUSES:
+        asked = parse_retry_after(retry_after)
+        if asked is not None:
+            return min(asked, max_wait)
     return random.uniform(0, min(8.0, 0.25 * 2 ** (attempt - 1)))
 
 
 class TargetInconclusive(Exception):
     """The target kept answering 429, 5xx gateway errors or timing out: no verdict is possible."""
+
+
+class OutcomeUnknown(TargetInconclusive):
+    """A write may or may not have taken effect: its answer was lost to a fault of the network or a gateway."""
 
 
 @dataclass
@@ -56,6 +101,9 @@ class Exchange:
     # The Authorization header sent, for replay files to tell the write, read-only or no token apart;
     # never rendered, and reports map it to a name before writing anything.
     authorization: str | None = field(default=None, repr=False)
+    # The infrastructure faults met before this answer (e.g. "503", "ReadError"): the request was sent
+    # again. A failure is confirmed only on exchanges without any.
+    faults: tuple[str, ...] = ()
 
     def render(self, limit: int = 600) -> str:
         def text(value: Any) -> str:
@@ -63,7 +111,8 @@ class Exchange:
             return shown if len(shown) <= limit else f"{shown[:limit]}… ({len(shown)} characters)"
 
         sent = "" if self.request_body is _UNSET else f" {text(self.request_body)}"
-        return f"  > {self.method} {self.path}{sent}\n  < {self.status} {text(self.response_body)}"
+        after = f"  (answered after {', '.join(self.faults)}, sent again)" if self.faults else ""
+        return f"  > {self.method} {self.path}{sent}\n  < {self.status} {text(self.response_body)}{after}"
 
 
 @dataclass
@@ -71,14 +120,29 @@ class Stats:
     requests: int = 0
     retries: int = 0
     inconclusive: int = 0
+    unknown_outcomes: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
 
 
 class ContractClient:
     """Requests to the target, each answered once the target gives a verdict (no 429, no gateway error)."""
 
+    # What a write of unknown outcome raises. The suite's session sets a subclass that Hypothesis reads as
+    # a discarded example; elsewhere (set-up, scripts) it is a plain `OutcomeUnknown`.
+    unknown_outcome: ClassVar[type[OutcomeUnknown]] = OutcomeUnknown
+    # Called with (method, path, params, json body) before any write of any client is sent: the
+    # workspace writes down run-unique keys sent into objects the run did not make (`crm_contract.ledger`).
+    write_listeners: ClassVar[list[Callable[[str, str, Mapping[str, Any] | None, Any], None]]] = []
+    _faults: ClassVar[int] = 0  # faults met by every client of the process, for `faults_seen`
+    _faults_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def faults_seen(cls) -> int:
+        """How many infrastructure faults every client of this process has met so far."""
+        return cls._faults
+
     def __init__(self, http: httpx.Client, *, max_wait: float = 60.0, max_attempts: int = 6,
-                 transcript_size: int = 200, sleep: Any = time.sleep) -> None:
+                 transcript_size: int = 200, sleep: Callable[[float], Any] = time.sleep) -> None:
         self.http = http
         self.max_wait = max_wait
         self.max_attempts = max_attempts
@@ -90,28 +154,50 @@ class ContractClient:
     # Requests -------------------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, json: Any = _UNSET, params: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None, content: bytes | None = None) -> httpx.Response:
+                headers: Mapping[str, str] | None = None, content: bytes | str | None = None,
+                resend_if_lost: bool = False) -> httpx.Response:
+        """Send a request and return the target's answer, handling infrastructure faults (see the module).
+
+        `resend_if_lost`: the caller knows that sending this write twice is harmless to its checks (a
+        write it expects to be refused, whose effects it checks afterwards; a clean-up DELETE, where 404
+        is as good as 200), so a lost answer is met by sending it again.
+        """
+        method = method.upper()
         kwargs: dict[str, Any] = {"params": params, "headers": headers}
         if json is not _UNSET:
             kwargs["json"] = json
         elif content is not None:
             kwargs["content"] = content
-        waited, attempt = 0.0, 0
+        if method not in SAFE_METHODS:
+            for listener in list(self.write_listeners):
+                listener(method, path, params, json if json is not _UNSET else None)
+        waited, attempt, faults = 0.0, 0, list[str]()
         while True:
             attempt += 1
             self.stats.requests += 1
             try:
                 response = self.http.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as error:
-                reason, delay = f"{type(error).__name__}: {error}", retry_delay(None, None, attempt, self.max_wait)
+                fault = type(error).__name__
+                reason, delay = f"{fault}: {error}", retry_delay(None, None, attempt, self.max_wait)
+                resendable = isinstance(error, NOT_SENT_ERRORS)
             else:
                 status = response.status_code
                 self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
                 if status not in RETRIED_STATUSES:
-                    self._record(method, response, json if json is not _UNSET else _UNSET)
+                    self._record(method, response, json if json is not _UNSET else _UNSET, tuple(faults))
                     return response
+                fault = str(status)
                 reason = "429 Too Many Requests" if status == 429 else f"{status} from the target"
                 delay = retry_delay(status, response.headers.get("Retry-After"), attempt, self.max_wait)
+                resendable = status in NOT_PROCESSED_STATUSES
+            faults.append(fault)
+            with ContractClient._faults_lock:
+                ContractClient._faults += 1
+            if not resendable and method not in SAFE_METHODS and not resend_if_lost:
+                self.stats.unknown_outcomes += 1
+                raise self.unknown_outcome(f"{method} {path}: {reason}; the write may or may not have taken "
+                                           "effect, so it is not sent again")
             if attempt >= self.max_attempts or waited + delay > self.max_wait:
                 self.stats.inconclusive += 1
                 raise TargetInconclusive(f"{method} {path}: the target kept answering {reason} "
@@ -147,7 +233,7 @@ class ContractClient:
         finally:
             self._listeners.remove(collected)
 
-    def _record(self, method: str, response: httpx.Response, sent: Any) -> None:
+    def _record(self, method: str, response: httpx.Response, sent: Any, faults: tuple[str, ...] = ()) -> None:
         try:
             body: Any = response.json()
         except ValueError:
@@ -155,7 +241,7 @@ class ContractClient:
         url = response.request.url
         path = url.raw_path.decode("ascii", "replace")
         exchange = Exchange(method, path, sent, response.status_code, body,
-                            response.request.headers.get("authorization"))
+                            response.request.headers.get("authorization"), faults)
         self.transcript.append(exchange)
         for listener in self._listeners:
             listener.append(exchange)

@@ -3,6 +3,13 @@
 A test is inconclusive when it ended because the target kept answering 429, gateway errors or not at
 all (`TargetInconclusive`, possibly wrapped by Hypothesis in an exception group or a Flaky error) and no
 check failed along the way. A run whose only failures are inconclusive gives no verdict: exit code 3.
+
+A red verdict needs a clean reproduction. A test that failed while infrastructure faults were about
+(answers sent again after a 429, 5xx or dropped connection, examples discarded because a write's
+answer was lost) is a verdict only when every violation it reports was seen on exchanges that met no
+fault, and Hypothesis did not find the failure flaky. Otherwise the test is run again, up to
+`CONFIRMATIONS` times (Hypothesis replays the saved failing example first); a failure that never
+reproduces cleanly is inconclusive, never failed.
 """
 
 from __future__ import annotations
@@ -17,16 +24,19 @@ from typing import Any
 import httpx
 import pytest
 
-from crm_contract.client import ContractClient, TargetInconclusive
+from crm_contract.client import ContractClient, OutcomeUnknown, TargetInconclusive
 from crm_contract.probe import probe
 from crm_contract.redaction import Redactor
 from crm_contract.traffic import Traffic
 from crm_contract.violations import ContractViolation
 
 __all__ = [
-    "CLOCK_START", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "VERDICT_FILE", "RunOutcome", "check_target",
-    "exceptions_in", "inconclusive_reason", "run_exit_code",
+    "CLOCK_START", "CONFIRMATIONS", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "VERDICT_FILE", "RunOutcome",
+    "Unconfirmed", "check_target", "confirmed", "exceptions_in", "inconclusive_reason", "run_exit_code",
 ]
+
+# How many more times a failure seen only amid infrastructure faults is run for a clean reproduction.
+CONFIRMATIONS = 2
 
 # When the run started (seconds since the epoch), set by a runner that starts pytest in a subprocess
 # (`crm-contract run`, the zoo), so that "first violation after N s" counts from the user's command.
@@ -105,6 +115,48 @@ def exceptions_in(error: BaseException) -> Iterator[BaseException]:
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
 
 
+class Unconfirmed(TargetInconclusive):
+    """A failure seen only amid infrastructure faults, never reproduced cleanly: no verdict."""
+
+
+def _flaky_or_starved(error: BaseException) -> bool:
+    """Whether Hypothesis could not trust its own result: a flaky replay, or too few valid examples."""
+    from hypothesis.errors import FailedHealthCheck, Flaky, Unsatisfiable, UnsatisfiedAssumption
+
+    return any(isinstance(e, Flaky | Unsatisfiable | FailedHealthCheck | UnsatisfiedAssumption)
+               for e in exceptions_in(error))
+
+
+def confirmed(error: BaseException) -> bool:
+    """Whether a failure is a verdict by itself, faults or not: a contract violation seen on clean exchanges.
+
+    Every failed check in `error` must be a `ContractViolation` whose exchanges met no infrastructure
+    fault, and Hypothesis must not have found the failure flaky (a replay that hit a fault, or passed).
+    """
+    checks = [e for e in exceptions_in(error) if isinstance(e, AssertionError | pytest.fail.Exception)]
+    if not checks or _flaky_or_starved(error):
+        return False
+    return all(isinstance(e, ContractViolation) and not any(x.faults for x in e.exchanges) for e in checks)
+
+
+def fault_reason(error: BaseException, faults: int) -> str | None:
+    """Why a test that raised `error` amid `faults` infrastructure faults has no verdict, or None if it has one.
+
+    None when nothing about the failure involves faults (no fault seen, or a confirmed violation).
+    """
+    if faults == 0 or confirmed(error):
+        return None
+    checks = [e for e in exceptions_in(error) if isinstance(e, AssertionError | pytest.fail.Exception)]
+    if checks:
+        rule = next((e.rule for e in checks if isinstance(e, ContractViolation)), None)
+        seen = f"a failure of [{rule}]" if rule else "a failure"
+        return f"{seen} was seen only amid infrastructure faults ({faults}) and never reproduced cleanly"
+    if _flaky_or_starved(error):
+        return (f"too many examples met infrastructure faults ({faults}: lost answers, 5xx, timeouts) "
+                "for Hypothesis to reach a result")
+    return None
+
+
 def inconclusive_reason(error: BaseException, tripped: str | None = None) -> str | None:
     """Why a test that raised `error` is inconclusive, or None if it failed (or erred) for real.
 
@@ -143,6 +195,7 @@ class RunOutcome:
         self.broken_collection = False  # a module of the suite failed to import: a set-up error, not a verdict
         self.started = _clock_start()
         self.running: str | None = None  # the node id of the test running now
+        self.confirmation_runs = 0  # tests run again to confirm a failure seen amid faults
         # The first violation any check raised: seconds since the start, its rule, the test. Hypothesis
         # shrinks after it, so the failure is reported later; this is when the suite found the bug.
         self.first_violation: tuple[float, str, str] | None = None
@@ -165,12 +218,48 @@ class RunOutcome:
             self.running = None
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self) -> Generator[None]:
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Run the test; a failure amid infrastructure faults is run again until it reproduces cleanly."""
         self.traffic.arm()
         try:
-            return (yield)
+            before = ContractClient.faults_seen()
+            try:
+                yield
+                return
+            except BaseException as error:  # noqa: BLE001 - judged below, and re-raised unless unconfirmed
+                reason = self._needs_confirmation(error, ContractClient.faults_seen() - before)
+                if reason is None:
+                    raise
+            for _ in range(CONFIRMATIONS):
+                self.confirmation_runs += 1
+                self.traffic.arm()
+                before = ContractClient.faults_seen()
+                try:
+                    item.runtest()
+                    return  # a clean run of the whole test: it passes
+                except BaseException as error:  # noqa: BLE001
+                    again = self._needs_confirmation(error, ContractClient.faults_seen() - before)
+                    if again is None:
+                        raise
+                    reason = again
+            unconfirmed = Unconfirmed(f"{reason} (run {CONFIRMATIONS + 1} times)")
         finally:
             self.traffic.disarm()
+        raise unconfirmed
+
+    @staticmethod
+    def _needs_confirmation(error: BaseException, faults: int) -> str | None:
+        """Why `error` is no verdict yet and the test should run again, or None to report it as it is."""
+        if isinstance(error, KeyboardInterrupt | SystemExit) or isinstance(error, pytest.skip.Exception):
+            return None
+        reason = fault_reason(error, faults)
+        if reason is not None:
+            return reason
+        found = list(exceptions_in(error))
+        if any(isinstance(e, OutcomeUnknown) for e in found) and not any(
+                isinstance(e, AssertionError | pytest.fail.Exception) for e in found):
+            return str(next(e for e in found if isinstance(e, OutcomeUnknown)))
+        return None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,

@@ -31,8 +31,9 @@ from typing import Any
 import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import UnsatisfiedAssumption
 
-from crm_contract.client import TargetInconclusive
+from crm_contract.client import ContractClient, OutcomeUnknown, TargetInconclusive
 from crm_contract.contract_tests.expectations import PARTS, Expectations
 from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
 from crm_contract.probe import TargetUnusable
@@ -42,7 +43,8 @@ from crm_contract.strategies import ObjectDefinition
 from crm_contract.traffic import Traffic
 
 __all__ = [
-    "CACHE_ENV", "CONTRACT_PROFILES", "READ_SCOPES", "WRITE_SCOPES", "Target", "cache_root", "embedded_tokens",
+    "CACHE_ENV", "CONTRACT_PROFILES", "READ_SCOPES", "WRITE_SCOPES", "DiscardedExample", "Target", "cache_root",
+    "embedded_tokens",
     "register_profiles", "start",
 ]
 
@@ -52,6 +54,15 @@ WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
 CACHE_ENV = "CRM_CONTRACT_CACHE_DIR"
 _OUTCOME = pytest.StashKey[RunOutcome]()
 _LEFT_OUT = pytest.StashKey[int]()
+
+
+class DiscardedExample(OutcomeUnknown, UnsatisfiedAssumption):
+    """A write of the example lost its answer: Hypothesis discards the example and draws another.
+
+    The example's checks cannot be trusted (the target's state is not known), but every example works
+    on records and objects of its own, so the next one starts clean. A test whose examples are
+    discarded too often ends inconclusive (see `crm_contract.outcomes`).
+    """
 
 
 def cache_root() -> Path:
@@ -96,6 +107,7 @@ def start(config: pytest.Config) -> None:
 
         set_hypothesis_home_dir(cache_root() / "hypothesis")
     register_profiles()
+    ContractClient.unknown_outcome = DiscardedExample
     if bool(config.getoption("crm_object")) != bool(config.getoption("matching_attribute")):
         raise pytest.UsageError("--object and --matching-attribute go together: give both or neither")
     outcome = config.stash[_OUTCOME] = RunOutcome()

@@ -76,13 +76,15 @@ def run_one(fault: str | None, rule: str, *, hypothesis_profile: str, seed: int 
             EmbeddedServer(fault=fault, tokens={write: ("crm:read", "crm:write"), read: ("crm:read",)}) as server:
         junit = Path(scratch) / "junit.xml"
         command = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-p", PLUGIN,
-                   "-p", "no:cacheprovider", "-x", "-q", "--base-url", server.base_url, "--token", write,
-                   "--read-token", read, "--hypothesis-profile", hypothesis_profile, f"--junitxml={junit}",
+                   "-p", "no:cacheprovider", "-x", "-q", "--base-url", server.base_url,
+                   "--hypothesis-profile", hypothesis_profile, f"--junitxml={junit}",
                    "--contract-profile", profile, *extra]
         if seed is not None:
             command.append(f"--hypothesis-seed={seed}")
         started = time.monotonic()
-        environment = {**os.environ, CLOCK_START: repr(time.time())}
+        # Tokens in the environment, never in a child's argv (visible in ps).
+        environment = {**os.environ, CLOCK_START: repr(time.time()), "ZEEG_API_TOKEN": write,
+                       "ZEEG_API_READ_TOKEN": read}
         finished = subprocess.run(command, capture_output=True, text=True, cwd=scratch, check=False,
                                   env=environment)
         seconds = time.monotonic() - started

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from crm_contract.client import ContractClient, TargetInconclusive, retry_delay
+from crm_contract.client import ContractClient, OutcomeUnknown, TargetInconclusive, retry_delay
 
 
 def client_answering(answers: Iterator[httpx.Response | Exception], waits: list[float],
@@ -38,8 +38,8 @@ def test_a_429_is_waited_out_for_its_retry_after_and_never_reaches_a_check() -> 
 def test_an_answer_without_a_verdict_that_goes_on_is_inconclusive(answer: httpx.Response | Exception) -> None:
     waits: list[float] = []
     api = client_answering(iter([answer] * 10), waits, max_attempts=4)
-    with pytest.raises(TargetInconclusive, match=r"PUT /crm/deals: the target kept answering .*\(4 attempts"):
-        api.put("/crm/deals", json={"k": "v"})
+    with pytest.raises(TargetInconclusive, match=r"GET /crm/deals: the target kept answering .*\(4 attempts"):
+        api.get("/crm/deals")
     assert len(waits) == 3 and api.stats.inconclusive == 1
     assert not api.transcript  # nothing a check could read
 
@@ -76,8 +76,10 @@ def test_exchanges_collects_only_the_block_s_requests() -> None:
     (429, "3", 1, 3.0, 3.0),
     (429, "-5", 1, 0.0, 0.0),
     (429, "600", 1, 60.0, 60.0),  # capped at max_wait
-    (429, "Wed, 21 Oct 2026 07:28:00 GMT", 1, 0.0, 0.25),  # a date is not read: backoff instead
-    (503, "3", 1, 0.0, 0.25),  # Retry-After is a 429's only
+    (429, "Wed, 21 Oct 2015 07:28:00 GMT", 1, 0.0, 0.0),  # a date in the past: at once
+    (429, "soon", 1, 0.0, 0.25),  # unreadable: backoff instead
+    (503, "3", 1, 3.0, 3.0),  # a 503 may say when to come back too
+    (502, "3", 1, 0.0, 0.25),  # a 502 may not
     (None, None, 3, 0.0, 1.0),
     (None, None, 20, 0.0, 8.0),
 ])
@@ -89,3 +91,67 @@ def test_retry_delay_follows_retry_after_or_backs_off_with_jitter(
 
 def test_the_backoff_is_jittered() -> None:
     assert len({retry_delay(None, None, 5, 60.0) for _ in range(20)}) > 1
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("lost", [httpx.ReadError("reset"), httpx.ReadTimeout("slow"),
+                                  httpx.RemoteProtocolError("closed"), httpx.Response(502), httpx.Response(504)],
+                         ids=["reset", "timeout", "closed", "502", "504"])
+def test_a_write_whose_answer_was_lost_is_never_sent_again(method: str, lost: httpx.Response | Exception) -> None:
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        if isinstance(lost, Exception):
+            raise lost
+        return lost
+
+    api = ContractClient(httpx.Client(base_url="http://target.test/v2", transport=httpx.MockTransport(handler)),
+                         sleep=lambda _: None)
+    with pytest.raises(OutcomeUnknown, match="may or may not have taken effect"):
+        api.request(method, "/crm/deals", json={"k": "v"})
+    assert sent == [method]  # once: a second send could create a twin or turn a 201 into a 200
+    assert api.stats.unknown_outcomes == 1 and not api.transcript
+
+
+@pytest.mark.parametrize("refused", [httpx.Response(429), httpx.Response(503, headers={"Retry-After": "1"}),
+                                     httpx.ConnectError("refused")], ids=["429", "503", "not-connected"])
+def test_a_write_refused_before_it_acted_is_sent_again_and_its_exchange_names_the_fault(
+        refused: httpx.Response | Exception) -> None:
+    waits: list[float] = []
+    api = client_answering(iter([refused, httpx.Response(201, json={"record": {}})]), waits)
+    assert api.put("/crm/deals", json={"k": "v"}).status_code == 201
+    assert len(waits) == 1
+    [exchange] = api.transcript
+    expected = type(refused).__name__ if isinstance(refused, Exception) else str(refused.status_code)
+    assert exchange.faults == (expected,)
+    assert "sent again" in exchange.render()
+
+
+def test_resend_if_lost_sends_a_write_again_when_its_caller_says_it_is_harmless() -> None:
+    api = client_answering(iter([httpx.ReadError("reset"), httpx.Response(404, json={})]), [])
+    assert api.delete("/crm/deals/1", resend_if_lost=True).status_code == 404
+    assert api.transcript[0].faults == ("ReadError",)
+
+
+def test_every_fault_is_counted_for_the_session_and_clean_answers_carry_none() -> None:
+    before = ContractClient.faults_seen()
+    api = client_answering(iter([httpx.Response(503), httpx.Response(200, json={}), httpx.Response(200, json={})]),
+                           [])
+    api.get("/a")
+    api.get("/b")
+    assert ContractClient.faults_seen() - before == 1
+    assert [exchange.faults for exchange in api.transcript] == [("503",), ()]
+
+
+def test_write_listeners_hear_every_write_before_it_is_sent() -> None:
+    heard: list[tuple[str, str]] = []
+    listener = lambda method, path, params, body: heard.append((method, path))  # noqa: E731
+    ContractClient.write_listeners.append(listener)
+    try:
+        api = client_answering(iter([httpx.ReadError("reset")]), [])
+        with pytest.raises(OutcomeUnknown):
+            api.put("/crm/deals", json={"k": "v"})
+        assert heard == [("PUT", "/crm/deals")]
+    finally:
+        ContractClient.write_listeners.remove(listener)

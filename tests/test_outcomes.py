@@ -6,9 +6,10 @@ import httpx
 import pytest
 from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
 
-from crm_contract.client import ContractClient, TargetInconclusive
-from crm_contract.outcomes import inconclusive_reason
+from crm_contract.client import ContractClient, Exchange, TargetInconclusive
+from crm_contract.outcomes import confirmed, fault_reason, inconclusive_reason
 from crm_contract.traffic import Traffic
+from crm_contract.violations import ContractViolation
 
 
 def raised(error: BaseException, context: BaseException) -> BaseException:
@@ -72,7 +73,7 @@ def test_every_request_and_answer_is_counted() -> None:
     traffic = Traffic()
     api = client(traffic, [429, 200, 503, 0, 201])
     assert api.get("/crm/objects").status_code == 200
-    assert api.post("/crm/objects", json={}).status_code == 201
+    assert api.get("/crm/objects/x").status_code == 201  # a read is sent again after a 503 and a timeout
     assert (traffic.sent, traffic.statuses[429], traffic.statuses[503], traffic.unanswered) == (5, 1, 1, 1)
     assert traffic.summary() == ("5 requests sent to the target, 1 answered 429 and were waited out, "
                                  "1 answered 502/503/504, 1 got no answer (timeout or dropped connection)")
@@ -124,3 +125,41 @@ def test_a_test_that_ends_well_restores_the_full_count() -> None:
     traffic.arm()
     assert api.get("/crm/objects").status_code == 200
     traffic.disarm()
+
+
+# A red verdict needs a clean reproduction -------------------------------------------------------------
+
+def _violation(*faults: str) -> ContractViolation:
+    exchange = Exchange("PUT", "/v2/crm/deals", {"k": "v"}, 200, {}, faults=tuple(faults))
+    return ContractViolation("A2", "update answered 200", [exchange], "[A2] update answered 200")
+
+
+def test_a_violation_on_clean_exchanges_is_a_verdict_whatever_the_faults_around_it() -> None:
+    assert confirmed(_violation())
+    assert fault_reason(_violation(), faults=12) is None
+
+
+def test_a_violation_whose_exchanges_met_a_fault_needs_a_clean_reproduction() -> None:
+    assert not confirmed(_violation("503"))
+    reason = fault_reason(_violation("503"), faults=1)
+    assert reason is not None and "[A2]" in reason and "never reproduced cleanly" in reason
+
+
+def test_without_any_fault_a_failure_is_reported_as_it_is() -> None:
+    assert fault_reason(_violation("503"), faults=0) is None
+    assert fault_reason(AssertionError("plain"), faults=0) is None
+
+
+def test_a_flaky_failure_amid_faults_is_not_a_verdict() -> None:
+    from hypothesis.errors import FlakyFailure
+
+    flaky = FlakyFailure("Falsified on the first call but did not on a subsequent one", [_violation()])
+    assert not confirmed(flaky)
+    assert fault_reason(flaky, faults=3) is not None
+
+
+def test_examples_starved_by_faults_are_no_verdict_and_a_bug_of_the_suite_stays_an_error() -> None:
+    from hypothesis.errors import Unsatisfiable
+
+    assert "too many examples met infrastructure faults" in (fault_reason(Unsatisfiable("x"), faults=5) or "")
+    assert fault_reason(KeyError("x"), faults=5) is None
