@@ -28,6 +28,7 @@ from crm_contract.client import ContractClient, TargetInconclusive
 from crm_contract.compare import compare
 from crm_contract.errors import ConfigError, Inconclusive
 from crm_contract.outcomes import CLOCK_START, INCONCLUSIVE, OK, USAGE, VERDICT_FILE, check_target
+from crm_contract.pace import parse_rate
 from crm_contract.probe import TargetUnusable
 from crm_contract.redaction import public_url
 from crm_contract.reports.diff import diff
@@ -85,6 +86,15 @@ def cli() -> None:
 )
 @click.option("--seed", type=int, help="Hypothesis seed, to repeat a run (the ci profile is derandomized).")
 @click.option("-x", "--exitfirst", is_flag=True, help="Stop at the first failing test.")
+@click.option("--rate-limit", metavar="N/s", help="Never send more than N requests a second (N, N/s, N/m, N/h); a 429 "
+              "slows the run down by itself, and its Retry-After holds every request.")
+@click.option("--max-requests", type=click.IntRange(min=1), metavar="N",
+              help="Send at most N requests from tests; the tests not reached are reported as not run.")
+@click.option("--max-slowdown", type=click.FloatRange(min=0), metavar="X",
+              help="When waiting on a throttled target would make the run more than X times slower, run fewer "
+              "examples per test, and say so [default: 2; 0: never].")
+@click.option("--request-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="Seconds to wait for an answer [default: 15].")
 @click.option("--report-dir", type=click.Path(file_okay=False),
               help="Write report.json, junit.xml, report.html and a replay file per failure there.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST_ARGS]...")
@@ -98,6 +108,10 @@ def run(
     hypothesis_profile: str | None,
     seed: int | None,
     exitfirst: bool,
+    rate_limit: str | None,
+    max_requests: int | None,
+    max_slowdown: float | None,
+    request_timeout: float | None,
     report_dir: str | None,
     pytest_args: tuple[str, ...],
 ) -> int:
@@ -125,6 +139,18 @@ def run(
         args += ["--hypothesis-seed", str(seed)]
     if exitfirst:
         args.append("--exitfirst")
+    if rate_limit:
+        try:
+            parse_rate(rate_limit)
+        except ValueError as error:
+            raise ConfigError(f"--rate-limit {error}") from None
+        args += ["--rate-limit", rate_limit]
+    if max_requests is not None:
+        args += ["--max-requests", str(max_requests)]
+    if max_slowdown is not None:
+        args += ["--max-slowdown", str(max_slowdown)]
+    if request_timeout is not None:
+        args += ["--request-timeout", str(request_timeout)]
     if report_dir:
         try:
             Path(report_dir).mkdir(parents=True, exist_ok=True)

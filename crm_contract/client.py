@@ -36,8 +36,8 @@ from typing import Any, ClassVar
 import httpx
 
 __all__ = [
-    "NO_BODY", "NOT_PROCESSED_STATUSES", "RETRIED_STATUSES", "ContractClient", "Exchange", "OutcomeUnknown",
-    "Stats", "TargetInconclusive", "retry_delay",
+    "NO_BODY", "NOT_PROCESSED_STATUSES", "RETRIED_STATUSES", "SAFE_METHODS", "ContractClient", "Exchange",
+    "OutcomeUnknown", "Stats", "TargetInconclusive", "parse_retry_after", "retry_delay",
 ]
 
 _UNSET: Any = object()
@@ -133,6 +133,8 @@ class ContractClient:
     # Called with (method, path, params, json body) before any write of any client is sent: the
     # workspace writes down run-unique keys sent into objects the run did not make (`crm_contract.ledger`).
     write_listeners: ClassVar[list[Callable[[str, str, Mapping[str, Any] | None, Any], None]]] = []
+    # Called with the seconds of every wait before sending again (the run's pace counts them).
+    wait_listeners: ClassVar[list[Callable[[float], None]]] = []
     _faults: ClassVar[int] = 0  # faults met by every client of the process, for `faults_seen`
     _faults_lock: ClassVar[threading.Lock] = threading.Lock()
 
@@ -203,6 +205,8 @@ class ContractClient:
                 raise TargetInconclusive(f"{method} {path}: the target kept answering {reason} "
                                          f"({attempt} attempts, {waited:.0f} s waited)")
             self.stats.retries += 1
+            for on_wait in list(self.wait_listeners):
+                on_wait(delay)
             self._sleep(delay)
             waited += delay
 

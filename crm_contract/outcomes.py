@@ -5,11 +5,11 @@ all (`TargetInconclusive`, possibly wrapped by Hypothesis in an exception group 
 check failed along the way. A run whose only failures are inconclusive gives no verdict: exit code 3.
 
 A red verdict needs a clean reproduction. A test that failed while infrastructure faults were about
-(answers sent again after a 429, 5xx or dropped connection, examples discarded because a write's
-answer was lost) is a verdict only when every violation it reports was seen on exchanges that met no
-fault, and Hypothesis did not find the failure flaky. Otherwise the test is run again, up to
-`CONFIRMATIONS` times (Hypothesis replays the saved failing example first); a failure that never
-reproduces cleanly is inconclusive, never failed.
+(requests sent again after a 429, 5xx or dropped connection, examples discarded because a write's
+answer was lost) is a verdict only when every violation it reports was seen on exchanges with no
+write sent twice (see `clean`), and Hypothesis did not find the failure flaky. Otherwise the test is
+run again, up to `CONFIRMATIONS` times, without shrinking (Hypothesis replays the failing example it
+saved first); a failure that never reproduces cleanly is inconclusive, never failed.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ import json
 import os
 import time
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from crm_contract.client import ContractClient, OutcomeUnknown, TargetInconclusive
+from crm_contract.client import SAFE_METHODS, ContractClient, OutcomeUnknown, TargetInconclusive
+from crm_contract.pace import BudgetSpent, Pace
 from crm_contract.probe import probe
 from crm_contract.redaction import Redactor
 from crm_contract.traffic import Traffic
@@ -136,7 +138,17 @@ def confirmed(error: BaseException) -> bool:
     checks = [e for e in exceptions_in(error) if isinstance(e, AssertionError | pytest.fail.Exception)]
     if not checks or _flaky_or_starved(error):
         return False
-    return all(isinstance(e, ContractViolation) and not any(x.faults for x in e.exchanges) for e in checks)
+    return all(isinstance(e, ContractViolation) and clean(e) for e in checks)
+
+
+def clean(violation: ContractViolation) -> bool:
+    """Whether no write behind `violation` was sent more than once.
+
+    A read sent again after a fault is as good as one sent once: its answer is the target's own, and
+    reading changes nothing. A write sent again (after a 429 or 503, which say it was not acted on)
+    is trusted only when the failure reproduces without one.
+    """
+    return not any(exchange.faults and exchange.method not in SAFE_METHODS for exchange in violation.exchanges)
 
 
 def fault_reason(error: BaseException, faults: int) -> str | None:
@@ -185,8 +197,9 @@ class RunOutcome:
     failure of the session was inconclusive the exit status is 3 rather than 1.
     """
 
-    def __init__(self) -> None:
-        self.traffic = Traffic()
+    def __init__(self, pace: Pace | None = None) -> None:
+        self.traffic = Traffic(pace=pace)
+        self.not_reached: list[str] = []  # tests the --max-requests budget left out
         self.redactor = Redactor([])  # the target's tokens, once the target fixture has named them
         self.inconclusive: list[tuple[str, str]] = []
         self.failed = 0
@@ -224,7 +237,8 @@ class RunOutcome:
         try:
             before = ContractClient.faults_seen()
             try:
-                yield
+                with paced(item, self.traffic.pace.example_factor()):
+                    yield
                 return
             except BaseException as error:  # noqa: BLE001 - judged below, and re-raised unless unconfirmed
                 reason = self._needs_confirmation(error, ContractClient.faults_seen() - before)
@@ -235,7 +249,9 @@ class RunOutcome:
                 self.traffic.arm()
                 before = ContractClient.faults_seen()
                 try:
-                    item.runtest()
+                    # Hypothesis replays the failing example it saved first; it was shrunk already.
+                    with paced(item, self.traffic.pace.example_factor(), shrink=False):
+                        item.runtest()
                     return  # a clean run of the whole test: it passes
                 except BaseException as error:  # noqa: BLE001
                     again = self._needs_confirmation(error, ContractClient.faults_seen() - before)
@@ -252,6 +268,8 @@ class RunOutcome:
         """Why `error` is no verdict yet and the test should run again, or None to report it as it is."""
         if isinstance(error, KeyboardInterrupt | SystemExit) or isinstance(error, pytest.skip.Exception):
             return None
+        if any(isinstance(e, BudgetSpent) for e in exceptions_in(error)):
+            return None
         reason = fault_reason(error, faults)
         if reason is not None:
             return reason
@@ -262,9 +280,15 @@ class RunOutcome:
         return None
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport,
-                                                                                  pytest.TestReport]:
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        if report.failed and call.excinfo is not None and _budget_ended(call.excinfo.value):
+            report.outcome = "skipped"
+            why = "not reached: the --max-requests budget was spent"
+            report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"Skipped: {why}")
+            self.not_reached.append(item.nodeid)
+            return report
         if report.failed and report.longrepr is not None:
             shown = str(report.longrepr)
             redacted = self.redactor.text(shown)
@@ -276,6 +300,12 @@ class RunOutcome:
             if reason is not None:
                 report.crm_inconclusive = reason  # type: ignore[attr-defined]
         return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if self.traffic.pace.budget_spent:
+            self.not_reached.append(item.nodeid)
+            pytest.skip("not reached: the --max-requests budget was spent")
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, tuple[str, Any]] | None:
         if getattr(report, "crm_inconclusive", None):
@@ -310,6 +340,15 @@ class RunOutcome:
                 terminalreporter.write_line(f"INCONCLUSIVE {nodeid} - {reason}")
         if self.traffic.sent:
             terminalreporter.write_line(f"crm-contract: {self.traffic.summary()}")
+        paced_note = self.traffic.pace.summary()
+        if paced_note:
+            terminalreporter.write_line(f"crm-contract: {paced_note}")
+        if self.confirmation_runs:
+            terminalreporter.write_line(f"crm-contract: {self.confirmation_runs} test run(s) repeated to confirm a "
+                                        "failure seen amid infrastructure faults")
+        if self.not_reached:
+            terminalreporter.write_line(f"crm-contract: {len(self.not_reached)} test(s) not reached within "
+                                        "--max-requests; their clauses are not run (see the report)")
         if self.first_violation is not None:
             seconds, rule, nodeid = self.first_violation
             terminalreporter.write_line(f"crm-contract: first contract violation found after {seconds:.1f} s "
@@ -323,6 +362,44 @@ class RunOutcome:
             code = run_exit_code(status, inconclusive=self.declared_inconclusive,
                                  broken_collection=self.broken_collection)
             Path(where).write_text(json.dumps({"exit": code, "pytest_status": status}))
+
+
+def _budget_ended(error: BaseException) -> bool:
+    """Whether a failure is only the budget running out: no violation seen on clean exchanges before it."""
+    found = list(exceptions_in(error))
+    if not any(isinstance(e, BudgetSpent) for e in found):
+        return False
+    return not any(isinstance(e, ContractViolation) and clean(e) for e in found)
+
+
+@contextmanager
+def paced(item: pytest.Item, factor: float, *, shrink: bool = True) -> Iterator[None]:
+    """While the test runs: its Hypothesis examples scaled by `factor` (1: as the profile says), and no
+    shrinking unless `shrink`."""
+    if factor >= 1 and shrink:
+        yield
+        return
+    from hypothesis import Phase, settings
+
+    def scaled(current: settings) -> settings:
+        phases = current.phases if shrink else [phase for phase in current.phases if phase is not Phase.shrink]
+        return settings(current, max_examples=max(1, round(current.max_examples * min(factor, 1.0))),
+                        phases=phases)
+
+    function = getattr(item, "obj", None)
+    function = getattr(function, "__func__", function)
+    own = getattr(function, "_hypothesis_internal_use_settings", None)
+    previous_profile = settings.get_current_profile_name()
+    settings.register_profile("crm-contract-paced", scaled(settings.get_profile(previous_profile)))
+    settings.load_profile("crm-contract-paced")  # tests that read the profile when they run (stateful)
+    if own is not None:
+        function._hypothesis_internal_use_settings = scaled(own)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        settings.load_profile(previous_profile)
+        if own is not None:
+            function._hypothesis_internal_use_settings = own  # type: ignore[union-attr]
 
 
 def _clock_start() -> float:

@@ -29,7 +29,8 @@ PROGRESS_MODES = ("auto", "yes", "no")
 BASE_URL_PLUGIN = "base_url"  # pytest-base-url's entry point name
 # dests of the options that only make sense for the suite: any of them given switches the plugin on
 OWN_OPTIONS = ("token", "read_token", "crm_object", "matching_attribute", "contract_profile", "crm_report_dir",
-               "crm_replay", "crm_progress")
+               "crm_replay", "crm_progress", "crm_rate_limit", "crm_max_requests", "crm_max_slowdown",
+               "crm_request_timeout")
 _ACTIVE = pytest.StashKey[bool]()
 
 
@@ -49,6 +50,16 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     group.addoption("--report-dir", dest="crm_report_dir", metavar="DIR",
                     help="write report.json, junit.xml, report.html and replay files of failures there")
     group.addoption("--crm-replay", metavar="FILE", help="run only the test of this replay file, with its example")
+    group.addoption("--rate-limit", dest="crm_rate_limit", metavar="N/s",
+                    help="never send more than N requests a second (N, N/s, N/m or N/h); a 429 slows the run "
+                    "down further by itself")
+    group.addoption("--max-requests", dest="crm_max_requests", metavar="N", type=int,
+                    help="send at most N requests from test bodies; the tests not reached are reported not run")
+    group.addoption("--max-slowdown", dest="crm_max_slowdown", metavar="X", type=float,
+                    help="when waiting on a throttled target would make the run more than X times slower, run "
+                    "fewer examples per test (default 2; 0: never)")
+    group.addoption("--request-timeout", dest="crm_request_timeout", metavar="SECONDS", type=float,
+                    help="seconds to wait for an answer (default 15)")
     group.addoption(
         "--crm-progress",
         choices=PROGRESS_MODES,

@@ -36,6 +36,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from crm_contract.client import ContractClient, OutcomeUnknown, TargetInconclusive
 from crm_contract.contract_tests.expectations import PARTS, Expectations
 from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
+from crm_contract.pace import Pace, parse_rate
 from crm_contract.probe import TargetUnusable
 from crm_contract.pytest_plugin import CONTRACT_PROFILES
 from crm_contract.redaction import Redactor, public_url
@@ -110,7 +111,8 @@ def start(config: pytest.Config) -> None:
     ContractClient.unknown_outcome = DiscardedExample
     if bool(config.getoption("crm_object")) != bool(config.getoption("matching_attribute")):
         raise pytest.UsageError("--object and --matching-attribute go together: give both or neither")
-    outcome = config.stash[_OUTCOME] = RunOutcome()
+    outcome = config.stash[_OUTCOME] = RunOutcome(pace_from(config))
+    ContractClient.wait_listeners.append(outcome.traffic.pace.waited_for)
     config.pluginmanager.register(sys.modules[__name__], "crm-contract-session")
     config.pluginmanager.register(outcome, "crm-contract-outcome")
     from crm_contract.progress import Progress  # inert unless a person watches a terminal
@@ -126,6 +128,22 @@ def start(config: pytest.Config) -> None:
         from crm_contract.replay import Replaying
 
         config.pluginmanager.register(Replaying.load(replay), "crm-contract-replay")
+
+
+def pace_from(config: pytest.Config) -> Pace:
+    """The run's pace from --rate-limit, --max-requests and --max-slowdown (see `crm_contract.pace`)."""
+    rate = config.getoption("crm_rate_limit")
+    try:
+        ceiling = parse_rate(rate) if rate else None
+    except ValueError as error:
+        raise pytest.UsageError(f"--rate-limit {error}") from None
+    budget = config.getoption("crm_max_requests")
+    if budget is not None and budget < 1:
+        raise pytest.UsageError("--max-requests must be at least 1")
+    slowdown = config.getoption("crm_max_slowdown")
+    if slowdown is not None and slowdown < 0:
+        raise pytest.UsageError("--max-slowdown must be 0 (never trim) or more")
+    return Pace(ceiling=ceiling, max_requests=budget, max_slowdown=2.0 if slowdown is None else slowdown)
 
 
 def contract_profile(config: pytest.Config) -> str:
@@ -166,7 +184,7 @@ class Target:
         return httpx.Client(
             base_url=self.base_url,
             headers=headers,
-            timeout=httpx.Timeout(self.timeout, connect=5.0),
+            timeout=httpx.Timeout(self.timeout, connect=min(5.0, self.timeout)),
             event_hooks=self.traffic.event_hooks() if self.traffic else None,
         )
 
@@ -227,6 +245,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         "object_slug": config.getoption("crm_object"),
         "matching_attribute": config.getoption("matching_attribute"),
         "traffic": config.stash[_OUTCOME].traffic,
+        "timeout": config.getoption("crm_request_timeout") or 15.0,
     }
     token = config.getoption("token") or os.environ.get("ZEEG_API_TOKEN")
     read_token = config.getoption("read_token") or os.environ.get("ZEEG_API_READ_TOKEN")

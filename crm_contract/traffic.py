@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from crm_contract.client import TargetInconclusive
+from crm_contract.client import TargetInconclusive, parse_retry_after
+from crm_contract.pace import Pace
 
 __all__ = ["UNAVAILABLE_STATUSES", "Traffic"]
 
@@ -33,8 +34,9 @@ UNAVAILABLE_STATUSES = frozenset({429, 502, 503, 504})
 class Traffic:
     """Counts of the requests sent and their answers, and the breaker of the running test."""
 
-    def __init__(self, trip_after: int = 6) -> None:
+    def __init__(self, trip_after: int = 6, pace: Pace | None = None) -> None:
         self.trip_after = trip_after  # ContractClient's default max_attempts
+        self.pace = pace or Pace()
         self.sent = 0
         self.unanswered = 0
         self.statuses: Counter[int] = Counter()
@@ -96,20 +98,15 @@ class Traffic:
             self._local.pending = None
             if self._armed and self._tripped:
                 raise TargetInconclusive(f"{request.method} {request.url.path}: not sent, {self._tripped}")
+            armed = self._armed
+        self.pace.before_send(budgeted=armed)  # may wait its turn, or refuse once the budget is spent
+        with self._lock:
             self.sent += 1
         self._local.pending = f"{request.method} {request.url.path}"
 
-    def count(self, status: int | None) -> None:
-        """A request sent by another client (schemathesis' own), and its status (None: no answer)."""
-        with self._lock:
-            self.sent += 1
-            if status is None:
-                self.unanswered += 1
-            else:
-                self.statuses[status] += 1
-
     def _on_response(self, response: httpx.Response) -> None:
         self._local.pending = None
+        self.pace.on_answer(response.status_code, parse_retry_after(response.headers.get("Retry-After")))
         with self._lock:
             self.statuses[response.status_code] += 1
             if response.status_code in UNAVAILABLE_STATUSES:

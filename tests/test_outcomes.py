@@ -6,7 +6,7 @@ import httpx
 import pytest
 from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
 
-from crm_contract.client import ContractClient, Exchange, TargetInconclusive
+from crm_contract.client import NO_BODY, ContractClient, Exchange, TargetInconclusive
 from crm_contract.outcomes import confirmed, fault_reason, inconclusive_reason
 from crm_contract.traffic import Traffic
 from crm_contract.violations import ContractViolation
@@ -163,3 +163,9 @@ def test_examples_starved_by_faults_are_no_verdict_and_a_bug_of_the_suite_stays_
 
     assert "too many examples met infrastructure faults" in (fault_reason(Unsatisfiable("x"), faults=5) or "")
     assert fault_reason(KeyError("x"), faults=5) is None
+
+
+def test_a_read_sent_again_after_a_fault_leaves_a_violation_clean() -> None:
+    read = Exchange("GET", "/v2/crm/deals/1", NO_BODY, 200, {}, faults=("ReadError",))
+    violation = ContractViolation("A2", "id changed", [read, *_violation().exchanges], "[A2] id changed")
+    assert confirmed(violation)

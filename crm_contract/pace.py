@@ -1,0 +1,164 @@
+"""The run's pace: an adaptive client-side rate limit, `Retry-After` for the whole run, and a request budget.
+
+Every request of the suite passes `Pace.before_send` (through `Traffic`'s httpx hooks, so every client
+of the run shares one pace) and every answer `Pace.on_answer`:
+
+- **Retry-After holds the whole run.** A 429 or 503 that says when to come back stops every request
+  until then, not only the one that was refused.
+- **An adaptive limit.** A 429 without `Retry-After` lowers the run's rate to 4/5 of what it was
+  sending (over the last two seconds, when it sent at least a few requests in them); every answer that
+  is not a 429 raises it by 2 %; once it is well above what the run sends, the limit is lifted. So a
+  target that rate-limits at R requests a second is met at about R, and an occasional 429 costs
+  little. `--rate-limit N/s` is a ceiling the run never goes above.
+- **A budget.** `--max-requests N`: once N requests were sent, test bodies send no more
+  (`BudgetSpent`); the tests not reached are reported as not run, with the clauses they check.
+  Set-up and clean-up are never refused, so a spent budget leaves nothing behind.
+- **Keeping the pace.** A run that spends more time waiting on the target (Retry-After, backoff)
+  than `max_slowdown` allows runs fewer Hypothesis examples per test from then on
+  (`example_factor`), so that a throttled run ends in bounded time, and says that it did.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["BudgetSpent", "Pace", "parse_rate"]
+
+_RAISE, _LOWER = 1.02, 0.8
+_MIN_RATE = 0.5  # requests a second: the adaptive limit never goes below this
+_WINDOW = 2.0  # seconds over which the run's own sending rate is measured
+_MEANINGFUL = 5  # fewer requests than this in the window say nothing of the run's rate: a 429 then only waits
+
+
+class BudgetSpent(Exception):
+    """The run's --max-requests budget is spent: the test ends as not run, not failed."""
+
+
+def parse_rate(text: str) -> float:
+    """`20`, `20/s`, `1200/m` or `72000/h` as requests a second; ValueError otherwise."""
+    value, _, unit = text.strip().lower().partition("/")
+    scale = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}.get(unit.strip())
+    if scale is None:
+        raise ValueError(f"{text!r}: a rate is N, N/s, N/m or N/h")
+    rate = float(value) / scale
+    if not rate > 0:
+        raise ValueError(f"{text!r}: a rate must be above 0")
+    return rate
+
+
+class Pace:
+    """One run's pace: shared by every client of the run, safe across threads."""
+
+    def __init__(self, *, ceiling: float | None = None, max_requests: int | None = None,
+                 max_slowdown: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Any] = time.sleep) -> None:
+        self.ceiling = ceiling
+        self.max_requests = max_requests
+        self.max_slowdown = max_slowdown
+        self.rate: float | None = ceiling  # the current limit, requests a second; None: no limit
+        self.sent = 0
+        self.waited = 0.0  # seconds the run spent waiting on the target (here and in the clients' retries)
+        self.started = clock()
+        self.budget_spent = False
+        self.lowest_factor = 1.0
+        self._clock, self._sleep = clock, sleep
+        self._next_slot = 0.0
+        self._not_before = 0.0
+        self._recent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    # Sending ------------------------------------------------------------------------------------------
+
+    def before_send(self, *, budgeted: bool) -> None:
+        """Wait for the request's turn; `budgeted` (a test body sends it): refuse it once the budget is spent."""
+        with self._lock:
+            if budgeted and self.max_requests is not None and self.sent >= self.max_requests:
+                self.budget_spent = True
+                raise BudgetSpent(f"the run's budget of {self.max_requests} requests is spent (--max-requests)")
+            now = self._clock()
+            start = max(now, self._not_before)
+            if self.rate is not None:
+                start = max(start, self._next_slot)
+                self._next_slot = start + 1.0 / self.rate
+            self.sent += 1
+            self._recent.append(start)
+            while self._recent and self._recent[0] < start - _WINDOW:
+                self._recent.popleft()
+        if start > now:
+            self.waited_for(start - now)
+            self._sleep(start - now)
+
+    def waited_for(self, seconds: float) -> None:
+        """`seconds` spent waiting on the target (a client's backoff or Retry-After wait counts too)."""
+        with self._lock:
+            self.waited += max(seconds, 0.0)
+
+    # Answers ------------------------------------------------------------------------------------------
+
+    def on_answer(self, status: int, retry_after: float | None) -> None:
+        with self._lock:
+            if status in (429, 503) and retry_after is not None:
+                # The target said when to come back: the whole run waits until then, and its rate stays.
+                self._not_before = max(self._not_before, self._clock() + retry_after)
+                return
+            if status == 429:
+                sending = self._sending()
+                if sending is None:
+                    return  # too few requests lately to say what rate the target refused
+                current = self.rate if self.rate is not None else sending
+                self.rate = max(min(current, sending) * _LOWER, _MIN_RATE)
+                if self.ceiling is not None:
+                    self.rate = min(self.rate, self.ceiling)
+            elif self.rate is not None:
+                raised = self.rate * _RAISE
+                sending = self._sending() or _MIN_RATE
+                if self.ceiling is not None:
+                    self.rate = min(raised, self.ceiling)
+                elif raised > 4 * sending:
+                    self.rate = None  # far above what the run sends: no limit any more
+                else:
+                    self.rate = raised
+
+    def _sending(self) -> float | None:
+        """Requests a second the run sent lately (the last `_WINDOW` seconds), or None if too few to say."""
+        if len(self._recent) < _MEANINGFUL:
+            return None
+        span = max(self._clock() - self._recent[0], 1e-3)
+        return max(len(self._recent) / span, _MIN_RATE)
+
+    # Keeping the pace -----------------------------------------------------------------------------------
+
+    def example_factor(self) -> float:
+        """The share of its examples the next test runs so that waiting keeps within `max_slowdown`.
+
+        1 until the run has waited more than (max_slowdown - 1) times its own working time. Then, from
+        the run's per-request working time c and waiting time w so far, c * max_slowdown / (c + w):
+        the remaining tests take at most max_slowdown times what they would take unthrottled.
+        """
+        if not self.max_slowdown or self.max_slowdown <= 1:
+            return 1.0
+        with self._lock:
+            elapsed = self._clock() - self.started
+            own = max(elapsed - self.waited, 1e-3)
+            if self.sent < 50 or self.waited <= (self.max_slowdown - 1) * own:
+                return 1.0
+            per_request_own, per_request_wait = own / self.sent, self.waited / self.sent
+        factor = max(min(self.max_slowdown * per_request_own / (per_request_own + per_request_wait), 1.0), 0.02)
+        self.lowest_factor = min(self.lowest_factor, factor)
+        return factor
+
+    def summary(self) -> str | None:
+        """One line for the terminal when the pace changed anything, else None."""
+        parts = []
+        if self.waited >= 1:
+            parts.append(f"waited {self.waited:.0f} s on the target (Retry-After, backoff)")
+        if self.lowest_factor < 1:
+            parts.append(f"ran as few as {self.lowest_factor:.0%} of the examples per test to keep within "
+                         f"{self.max_slowdown:g}x (--max-slowdown)")
+        if self.budget_spent:
+            parts.append(f"stopped sending at the budget of {self.max_requests} requests (--max-requests)")
+        return "; ".join(parts) or None
