@@ -136,6 +136,7 @@ class ContractClient:
     # Called with the seconds of every wait before sending again (the run's pace counts them).
     wait_listeners: ClassVar[list[Callable[[float], None]]] = []
     _faults: ClassVar[int] = 0  # faults met by every client of the process, for `faults_seen`
+    last_fault: ClassVar[str | None] = None  # the latest of them, e.g. "503 to PUT /v2/crm/deals"
     _faults_lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
@@ -196,6 +197,7 @@ class ContractClient:
             faults.append(fault)
             with ContractClient._faults_lock:
                 ContractClient._faults += 1
+                ContractClient.last_fault = f"{fault} to {method} {self._full_path(path)}"
             if not resendable and method not in SAFE_METHODS and not resend_if_lost:
                 self.stats.unknown_outcomes += 1
                 raise self.unknown_outcome(f"{method} {path}: {reason}; the write may or may not have taken "
@@ -209,6 +211,10 @@ class ContractClient:
                 on_wait(delay)
             self._sleep(delay)
             waited += delay
+
+    def _full_path(self, path: str) -> str:
+        url = httpx.URL(path)
+        return url.path if url.is_absolute_url else f"{self.http.base_url.path.rstrip('/')}{url.path}"
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)

@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from crm_contract.client import SAFE_METHODS, ContractClient, OutcomeUnknown, TargetInconclusive
@@ -71,35 +70,13 @@ def run_exit_code(pytest_status: int, *, inconclusive: bool, broken_collection: 
 def check_target(
     base_url: str, token: str, read_token: str | None, object_slug: str | None, matching_attribute: str | None
 ) -> None:
-    """Check the target before any test runs.
+    """Check the target before any test runs (`crm_contract.probe`).
 
-    Raises `TargetInconclusive` (exit 3) when the target is there but keeps answering 429, 5xx or
-    nothing, so that a busy or failing target is not mistaken for a wrong configuration; then probes
-    it (`crm_contract.probe`), which raises `TargetUnusable` (exit 2) for an unreachable URL, a rejected
-    token or a missing object.
+    Raises `TargetUnusable` (exit 2) for an unreachable URL, a rejected token or a missing object, and
+    `TargetInconclusive` (exit 3) for a target that is there but keeps answering 429, 5xx or nothing, so
+    that a busy or failing target is not mistaken for a wrong configuration.
     """
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(15.0, connect=5.0)) as http:
-        status = _first_status(http)
-        if status is not None and (status == 429 or status >= 500):
-            # Busy or failing: wait it out as the suite would (Retry-After, or backoff with jitter).
-            status = ContractClient(http).get("/crm/objects").status_code
-            if status >= 500:
-                raise TargetInconclusive(f"GET /crm/objects: the target answered {status}, twice")
     probe(base_url, token, read_token, object_slug, matching_attribute)
-
-
-def _first_status(http: httpx.Client) -> int | None:
-    """The status of `GET /crm/objects`, or None when it could not be sent (the probe then says why)."""
-    for _ in range(2):
-        try:
-            return http.get("/crm/objects").status_code
-        except httpx.ReadTimeout:  # connected, then no answer: the target is there but not answering
-            continue
-        except httpx.HTTPError:
-            return None
-    raise TargetInconclusive("GET /crm/objects: the target accepted the connection but did not answer "
-                             "within 15 s, twice")
 
 
 def exceptions_in(error: BaseException) -> Iterator[BaseException]:
@@ -158,13 +135,14 @@ def fault_reason(error: BaseException, faults: int) -> str | None:
     """
     if faults == 0 or confirmed(error):
         return None
+    latest = f"; the last: {ContractClient.last_fault}" if ContractClient.last_fault else ""
     checks = [e for e in exceptions_in(error) if isinstance(e, AssertionError | pytest.fail.Exception)]
     if checks:
         rule = next((e.rule for e in checks if isinstance(e, ContractViolation)), None)
         seen = f"a failure of [{rule}]" if rule else "a failure"
-        return f"{seen} was seen only amid infrastructure faults ({faults}) and never reproduced cleanly"
+        return f"{seen} was seen only amid infrastructure faults ({faults}{latest}) and never reproduced cleanly"
     if _flaky_or_starved(error):
-        return (f"too many examples met infrastructure faults ({faults}: lost answers, 5xx, timeouts) "
+        return (f"too many examples met infrastructure faults ({faults}: lost answers, 5xx, timeouts{latest}) "
                 "for Hypothesis to reach a result")
     return None
 
@@ -209,6 +187,8 @@ class RunOutcome:
         self.started = _clock_start()
         self.running: str | None = None  # the node id of the test running now
         self.confirmation_runs = 0  # tests run again to confirm a failure seen amid faults
+        self.attempt = 0  # of the running test: 0, then 1, 2 for the runs that confirm a failure
+        self.faults_before = 0  # faults seen when the running test's body started
         # The first violation any check raised: seconds since the start, its rule, the test. Hypothesis
         # shrinks after it, so the failure is reported later; this is when the suite found the bug.
         self.first_violation: tuple[float, str, str] | None = None
@@ -222,46 +202,57 @@ class RunOutcome:
         if self.first_violation is None:
             self.first_violation = (time.time() - self.started, violation.rule, self.running or "?")
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool:
+        """pytest's protocol (set-up, call, tear-down), run again while a failure needs a clean reproduction.
+
+        Each attempt sets the test up afresh (function-scoped fixtures are made again: a fresh scene,
+        fresh keys), keeps the module's and session's, and runs without shrinking (Hypothesis replays
+        the failing example it saved first). Only the last attempt's reports are logged; a failure
+        that never reproduced cleanly is reported inconclusive.
+        """
+        from _pytest.runner import call_and_report
+
         self.running = item.nodeid
-        try:
-            return (yield)
-        finally:
-            self.running = None
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for attempt in range(CONFIRMATIONS + 1):
+            self.attempt = attempt
+            if hasattr(item, "_request") and not item._request:
+                item._initrequest()  # type: ignore[attr-defined]  # an attempt again, as pytest's runtestprotocol allows
+            reports = [call_and_report(item, "setup", log=False)]
+            if reports[0].passed:
+                reports.append(call_and_report(item, "call", log=False))
+            reason = getattr(reports[-1], "crm_unconfirmed", None)
+            again = reason is not None and attempt < CONFIRMATIONS and not (
+                item.session.shouldfail or item.session.shouldstop)
+            # Between attempts only the test's own fixtures go; the module's and session's stay.
+            reports.append(call_and_report(item, "teardown", log=False, nextitem=item.parent if again else nextitem))
+            if hasattr(item, "_request"):
+                item._request = False
+                item.funcargs = None  # type: ignore[attr-defined]
+            if not again:
+                break
+            self.confirmation_runs += 1
+        if reason is not None:
+            times = f" (run {attempt + 1} times)" if attempt else ""
+            reports[1].crm_inconclusive = f"{reason}{times}"  # type: ignore[attr-defined]
+        self.attempt, self.running = 0, None
+        for report in reports:
+            item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        """Run the test; a failure amid infrastructure faults is run again until it reproduces cleanly."""
+        """The test body: the breaker armed, examples paced, and the faults it meets counted."""
         self.traffic.arm()
+        self.faults_before = ContractClient.faults_seen()
         try:
-            before = ContractClient.faults_seen()
-            try:
-                with paced(item, self.traffic.pace.example_factor()):
-                    yield
-                return
-            except BaseException as error:  # noqa: BLE001 - judged below, and re-raised unless unconfirmed
-                reason = self._needs_confirmation(error, ContractClient.faults_seen() - before)
-                if reason is None:
-                    raise
-            for _ in range(CONFIRMATIONS):
-                self.confirmation_runs += 1
-                self.traffic.arm()
-                before = ContractClient.faults_seen()
-                try:
-                    # Hypothesis replays the failing example it saved first; it was shrunk already.
-                    with paced(item, self.traffic.pace.example_factor(), shrink=False):
-                        item.runtest()
-                    return  # a clean run of the whole test: it passes
-                except BaseException as error:  # noqa: BLE001
-                    again = self._needs_confirmation(error, ContractClient.faults_seen() - before)
-                    if again is None:
-                        raise
-                    reason = again
-            unconfirmed = Unconfirmed(f"{reason} (run {CONFIRMATIONS + 1} times)")
+            # A confirming attempt does not shrink: the example it replays first was shrunk already.
+            with paced(item, self.traffic.pace.example_factor(), shrink=self.attempt == 0):
+                return (yield)
         finally:
             self.traffic.disarm()
-        raise unconfirmed
 
     @staticmethod
     def _needs_confirmation(error: BaseException, faults: int) -> str | None:
@@ -294,6 +285,11 @@ class RunOutcome:
             redacted = self.redactor.text(shown)
             if redacted != shown:  # keep pytest's own rendering unless it would show a token
                 report.longrepr = redacted
+        if report.failed and call.excinfo is not None and call.when == "call":
+            faults = ContractClient.faults_seen() - self.faults_before
+            unconfirmed = self._needs_confirmation(call.excinfo.value, faults)
+            if unconfirmed is not None:
+                report.crm_unconfirmed = unconfirmed  # type: ignore[attr-defined]
         if report.failed and call.excinfo is not None:
             tripped = self.traffic.tripped_in_last_test if call.when == "call" else None
             reason = inconclusive_reason(call.excinfo.value, tripped)

@@ -5,11 +5,11 @@ of the run shares one pace) and every answer `Pace.on_answer`:
 
 - **Retry-After holds the whole run.** A 429 or 503 that says when to come back stops every request
   until then, not only the one that was refused.
-- **An adaptive limit.** A 429 without `Retry-After` lowers the run's rate to 4/5 of what it was
-  sending (over the last two seconds, when it sent at least a few requests in them); every answer that
-  is not a 429 raises it by 2 %; once it is well above what the run sends, the limit is lifted. So a
-  target that rate-limits at R requests a second is met at about R, and an occasional 429 costs
-  little. `--rate-limit N/s` is a ceiling the run never goes above.
+- **An adaptive limit.** When 429s without `Retry-After` are frequent (3 of the last 10 answers), a
+  429 lowers the run's rate to 4/5 of what it was sending (over the last two seconds); every answer
+  that is not a 429 raises it by 2 %, and ten seconds without a 429, or a limit well above what the
+  run sends, lift it. So a target that rate-limits at R requests a second is met at about R, while a
+  stray 429 costs only its own backoff. `--rate-limit N/s` is a ceiling the run never goes above.
 - **A budget.** `--max-requests N`: once N requests were sent, test bodies send no more
   (`BudgetSpent`); the tests not reached are reported as not run, with the clauses they check.
   Set-up and clean-up are never refused, so a spent budget leaves nothing behind.
@@ -31,6 +31,8 @@ __all__ = ["BudgetSpent", "Pace", "parse_rate"]
 _RAISE, _LOWER = 1.02, 0.8
 _MIN_RATE = 0.5  # requests a second: the adaptive limit never goes below this
 _WINDOW = 2.0  # seconds over which the run's own sending rate is measured
+_SUSTAINED = 3  # 429s among the last 10 answers that say the run goes too fast (fewer: stray ones)
+_QUIET = 10.0  # seconds without a 429 after which the adaptive limit is lifted
 _MEANINGFUL = 5  # fewer requests than this in the window say nothing of the run's rate: a 429 then only waits
 
 
@@ -69,6 +71,8 @@ class Pace:
         self._next_slot = 0.0
         self._not_before = 0.0
         self._recent: deque[float] = deque()
+        self._answers: deque[bool] = deque(maxlen=10)  # whether each of the last answers was a 429
+        self._last_429 = float("-inf")
         self._lock = threading.Lock()
 
     # Sending ------------------------------------------------------------------------------------------
@@ -105,14 +109,18 @@ class Pace:
                 # The target said when to come back: the whole run waits until then, and its rate stays.
                 self._not_before = max(self._not_before, self._clock() + retry_after)
                 return
+            self._answers.append(status == 429)
             if status == 429:
+                self._last_429 = self._clock()
                 sending = self._sending()
-                if sending is None:
-                    return  # too few requests lately to say what rate the target refused
+                if sending is None or sum(self._answers) < _SUSTAINED:
+                    return  # a stray 429, or too few requests lately to say what rate the target refused
                 current = self.rate if self.rate is not None else sending
                 self.rate = max(min(current, sending) * _LOWER, _MIN_RATE)
                 if self.ceiling is not None:
                     self.rate = min(self.rate, self.ceiling)
+            elif self.rate is not None and self.ceiling is None and self._clock() - self._last_429 > _QUIET:
+                self.rate = None  # no 429 for a while: the limit is lifted
             elif self.rate is not None:
                 raised = self.rate * _RAISE
                 sending = self._sending() or _MIN_RATE

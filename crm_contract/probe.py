@@ -1,13 +1,16 @@
 """Probe a target before the suite runs, so that a wrong URL, token or object reads as set-up error.
 
-Each problem ends in one ``TargetUnusable`` whose message is a single line a person can act on.
+Each problem ends in one ``TargetUnusable`` whose message is a single line a person can act on. A
+target that cannot be connected to at all is unusable; one that connects but keeps answering 429, 5xx
+or nothing is busy, not misconfigured: its requests are sent again as the suite's client does, and if
+that goes on the probe raises `TargetInconclusive` (no verdict, exit 3), never a set-up error.
 """
 
 from __future__ import annotations
 
-import time
-
 import httpx
+
+from crm_contract.client import RETRIED_STATUSES, ContractClient
 
 __all__ = ["TargetUnusable", "probe"]
 
@@ -21,11 +24,12 @@ def probe(
 ) -> None:
     """``GET /crm/objects`` with each token before any test runs, so that set-up errors read as such."""
     with httpx.Client(base_url=base_url, timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+        api = ContractClient(http)
         for option, value in (("--token", token), ("--read-token", read_token)):
             if value:
-                _check(base_url, option, _get(http, "/crm/objects", value, base_url))
+                _check(base_url, option, _get(api, "/crm/objects", value, base_url))
         if object_slug:
-            response = _get(http, f"/crm/objects/{object_slug}", token, base_url)
+            response = _get(api, f"/crm/objects/{object_slug}", token, base_url)
             if response.status_code == 404:
                 raise TargetUnusable(f"{base_url} has no object {object_slug!r} (--object)")
             _check(base_url, "--token", response)
@@ -39,23 +43,19 @@ def probe(
                 )
 
 
-def _get(http: httpx.Client, path: str, token: str, base_url: str) -> httpx.Response:
-    """A GET that waits out a few 429s (Retry-After, at most 10 s in all)."""
-    waited, attempts = 0.0, 0
-    while True:
-        attempts += 1
-        try:
-            response = http.get(path, headers={"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as error:
-            raise TargetUnusable(
-                f"cannot reach {base_url}: {' '.join(str(error).split()) or type(error).__name__}"
-            ) from None
-        retry_after = response.headers.get("Retry-After", "1")
-        delay = float(retry_after) if retry_after.isdigit() else 1.0
-        if response.status_code != 429 or waited + delay > 10 or attempts >= 5:  # Retry-After: 0 must end too
-            return response
-        time.sleep(delay)
-        waited += delay
+def _get(api: ContractClient, path: str, token: str, base_url: str) -> httpx.Response:
+    """A GET; nothing listening is unusable, while faults of a target that is there are waited out."""
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        response = api.http.get(path, headers=headers)
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
+        raise TargetUnusable(f"cannot reach {base_url}: {' '.join(str(error).split()) or type(error).__name__}"
+                             ) from None
+    except httpx.HTTPError:
+        return api.get(path, headers=headers)  # connected, then lost: sent again, or TargetInconclusive
+    if response.status_code in RETRIED_STATUSES:
+        return api.get(path, headers=headers)  # waits out Retry-After and backoff, or TargetInconclusive
+    return response
 
 
 def _check(base_url: str, option: str, response: httpx.Response) -> None:

@@ -36,11 +36,24 @@ def test_a_retry_after_holds_every_request_of_the_run_until_then() -> None:
     assert pace.rate is None  # the target said when: the rate is left alone
 
 
-def test_a_429_without_retry_after_lowers_the_rate_and_answers_raise_it_again() -> None:
+def test_a_stray_429_only_waits_its_backoff() -> None:
+    pace, clock = paced()
+    for _ in range(40):
+        pace.before_send(budgeted=True)
+        clock.now += 0.005
+        pace.on_answer(200, None)
+    pace.on_answer(429, None)
+    assert pace.rate is None
+
+
+def test_frequent_429s_lower_the_rate_and_answers_raise_it_again() -> None:
     pace, clock = paced()
     for _ in range(40):  # 40 requests in 0.2 s: 200 a second
         pace.before_send(budgeted=True)
         clock.now += 0.005
+    pace.on_answer(429, None)
+    pace.on_answer(429, None)
+    assert pace.rate is None  # two could be chance
     pace.on_answer(429, None)
     assert pace.rate is not None and 150 <= pace.rate <= 170  # 4/5 of what was sent
     lowered = pace.rate
@@ -57,7 +70,9 @@ def test_the_limit_is_lifted_once_far_above_what_the_run_sends() -> None:
     for _ in range(10):
         pace.before_send(budgeted=True)
         clock.now += 0.1  # 10 a second
-    pace.on_answer(429, None)
+    for _ in range(3):
+        pace.on_answer(429, None)
+    assert pace.rate is not None
     for _ in range(200):
         pace.on_answer(200, None)
     assert pace.rate is None
@@ -117,3 +132,16 @@ def test_rates_are_read_per_second_minute_or_hour(text: str, rate: float) -> Non
 def test_a_rate_that_is_not_one_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_rate(text)
+
+
+def test_ten_quiet_seconds_lift_the_limit() -> None:
+    pace, clock = paced()
+    for _ in range(20):
+        pace.before_send(budgeted=True)
+        clock.now += 0.01
+    for _ in range(3):
+        pace.on_answer(429, None)
+    assert pace.rate is not None
+    clock.now += 11
+    pace.on_answer(200, None)
+    assert pace.rate is None
