@@ -92,8 +92,8 @@ def main() -> int:
         print(f"fault-free seed {seed}: exit {row['exit']}, {row['seconds']:.1f} s", flush=True)
     print(f"{'kind':16} {'rate':>5} {'seed':>4} {'exit':>4} {'false viol.':>11} {'inconcl.':>8} {'injected':>8} "
           f"{'s':>6} {'x clean':>7}")
-    for kind in args.kinds.split(","):
-        for rate in (float(r) for r in args.rates.split(",")):
+    for rate in (float(r) for r in args.rates.split(",")):
+        for kind in args.kinds.split(","):
             for seed in seeds:
                 row = run_once(kind, rate / 100, seed, **options)
                 bad += row["exit"] == 1

@@ -166,6 +166,7 @@ class ContractClient:
         is as good as 200), so a lost answer is met by sending it again.
         """
         method = method.upper()
+        shown = path if not httpx.URL(path).is_absolute_url else self._full_path(path)  # never the host
         kwargs: dict[str, Any] = {"params": params, "headers": headers}
         if json is not _UNSET:
             kwargs["json"] = json
@@ -200,11 +201,11 @@ class ContractClient:
                 ContractClient.last_fault = f"{fault} to {method} {self._full_path(path)}"
             if not resendable and method not in SAFE_METHODS and not resend_if_lost:
                 self.stats.unknown_outcomes += 1
-                raise self.unknown_outcome(f"{method} {path}: {reason}; the write may or may not have taken "
+                raise self.unknown_outcome(f"{method} {shown}: {reason}; the write may or may not have taken "
                                            "effect, so it is not sent again")
             if attempt >= self.max_attempts or waited + delay > self.max_wait:
                 self.stats.inconclusive += 1
-                raise TargetInconclusive(f"{method} {path}: the target kept answering {reason} "
+                raise TargetInconclusive(f"{method} {shown}: the target kept answering {reason} "
                                          f"({attempt} attempts, {waited:.0f} s waited)")
             self.stats.retries += 1
             for on_wait in list(self.wait_listeners):
