@@ -1,4 +1,5 @@
-"""The ``crm-contract`` command: ``serve`` the reference server as a mock, ``run`` the contract suite.
+"""The ``crm-contract`` command: ``serve`` the reference server as a mock, ``run`` the contract suite,
+``sweep`` what killed runs left on a target.
 
 Exit codes of ``run``: 0 every contract clause holds; 1 a contract clause was violated; 2 usage or
 configuration error: an unreachable URL, a rejected token, an unknown object (one clear line on stderr,
@@ -52,7 +53,7 @@ def cli() -> None:
     """Property-based contract tests for the Zeeg CRM record assert (upsert) endpoint.
 
     `run` checks a target (by default the embedded reference server); `serve` runs the reference
-    server in the foreground, as a stateful mock of the API.
+    server in the foreground, as a stateful mock of the API; `sweep` removes what killed runs left.
     """
 
 
