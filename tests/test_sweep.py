@@ -135,3 +135,23 @@ def test_a_ledger_cut_short_by_a_crash_is_still_read(tmp_path: Path) -> None:
         file.write('{"event": "object", "slug": "cc0a0b0c-')  # the line a SIGKILL interrupted
     [left] = read_ledgers(tmp_path)
     assert left.objects == ["cc0a0b0c-1a2b3c4d"] and left.base_url == "http://target/v2"
+
+
+def test_the_sweep_command_says_what_it_removed_and_refuses_bad_input(api: ContractClient, server: EmbeddedServer,
+                                                                      tmp_path: Path) -> None:
+    ledger = Ledger.for_run(tmp_path / "ledgers", "cc0a0b0c", server.base_url)
+    made = Workspace(api, ledger=ledger).create_object(definition("killed"))
+    killed_run(ledger)
+    env = {**os.environ, "ZEEG_API_TOKEN": TOKEN, "CRM_CONTRACT_CACHE_DIR": str(tmp_path)}
+
+    def sweep_command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "crm_contract.cli", "sweep", *args], env=env,
+                              capture_output=True, text=True, check=False, timeout=120)
+
+    done = sweep_command("--base-url", server.base_url)
+    assert done.returncode == 0, done.stderr
+    assert f"removed object {made.slug}" in done.stdout and "removed 1, could not remove 0" in done.stdout
+    assert slugs(api) == []
+    for args in (["--base-url", server.base_url, "--older-than", "soon"], ["--base-url", "ftp://x"], []):
+        refused = sweep_command(*args)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
