@@ -126,6 +126,8 @@ class Recorder:
         self.clock = time.monotonic()
         self.tests: dict[str, Entry] = {}
         self._before: tuple[int, int] = (0, 0)
+        self._items: dict[str, pytest.Item] = {}
+        self._errors: dict[int, tuple[pytest.TestReport, BaseException | None]] = {}
         self.target: Any = None  # the session's Target, once the fixture has made it
         self.redactor = Redactor([])
 
@@ -134,6 +136,7 @@ class Recorder:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
+            self._items[item.nodeid] = item
             examples.instrument(item)
             self.tests[item_id(item)] = Entry(item_id(item), list(clauses_of(item)), outcome="not-run",
                                                  reason="not run", tag=tag_of(item))
@@ -148,6 +151,7 @@ class Recorder:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
         self._before = (examples.count(), self.outcome.traffic.sent)
+        self._errors.clear()  # reports of this test's attempts only (each kept alive, so no id is reused)
         record = self.tests.setdefault(item_id(item), Entry(item_id(item), []))
         record.outcome, record.reason = "pass", None
         try:
@@ -161,7 +165,22 @@ class Recorder:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
                                   ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Keep the exception behind each report; only the reports that are logged are recorded.
+
+        A failure amid infrastructure faults is run again before it is reported (`crm_contract.outcomes`),
+        so a report made here may be one of an attempt that is never logged.
+        """
         report = yield
+        if report.failed:
+            self._errors[id(report)] = (report, call.excinfo.value if call.excinfo is not None else None)
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        _, error = self._errors.pop(id(report), (report, None))
+        if report.when not in ("setup", "call", "teardown") or report.nodeid not in self._items:
+            return
+        item = self._items[report.nodeid]
         record = self.tests.setdefault(item_id(item), Entry(item_id(item), []))
         record.duration += report.duration
         if report.skipped and record.outcome == "pass":
@@ -173,9 +192,7 @@ class Recorder:
             if inconclusive:
                 record.outcome, record.reason = "inconclusive", inconclusive
             else:
-                error = call.excinfo.value if call.excinfo is not None else None
                 self._failed(record, error, report)
-        return report
 
     def use_target(self, target: Any) -> None:
         self.target = target
