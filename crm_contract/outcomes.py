@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from crm_contract.client import SAFE_METHODS, ContractClient, OutcomeUnknown, TargetInconclusive
@@ -150,20 +151,22 @@ def fault_reason(error: BaseException, faults: int) -> str | None:
 def inconclusive_reason(error: BaseException, tripped: str | None = None) -> str | None:
     """Why a test that raised `error` is inconclusive, or None if it failed (or erred) for real.
 
-    Looks through causes, contexts and exception groups: inconclusive when a `TargetInconclusive` is
-    among them, or when the target was found unavailable during the test (`tripped`, the breaker's
-    reason: Hypothesis may then end with an error of its own, as a replay stops where the first run
-    went on), and no check failed (no `AssertionError` or `pytest.fail`), so that a contract failure is
-    never hidden by an outage that followed it, e.g. during clean-up.
+    Looks through causes, contexts and exception groups: inconclusive when a `TargetInconclusive` (or
+    a raw network error of httpx) is among them, or when the target was found unavailable during the
+    test (`tripped`, the breaker's reason: Hypothesis may then end with an error of its own, as a replay
+    stops where the first run went on), and no check failed (no `AssertionError` or `pytest.fail`), so
+    that a contract failure is never hidden by an outage that followed it, e.g. during clean-up.
     """
-    found: list[TargetInconclusive] = []
+    found: list[str] = []
     for current in exceptions_in(error):
         if isinstance(current, AssertionError | pytest.fail.Exception):
             return None
         if isinstance(current, TargetInconclusive):
-            found.append(current)
+            found.append(str(current))
+        elif isinstance(current, httpx.TransportError):  # a request sent by hand, outside the suite's client
+            found.append(f"{type(current).__name__}: {' '.join(str(current).split())} (a network fault)")
     if found:
-        return str(found[-1])  # the deepest: the first outage, not the clean-up after it
+        return found[-1]  # the deepest: the first outage, not the clean-up after it
     return f"{tripped}; then {type(error).__name__}" if tripped else None
 
 

@@ -169,3 +169,9 @@ def test_a_read_sent_again_after_a_fault_leaves_a_violation_clean() -> None:
     read = Exchange("GET", "/v2/crm/deals/1", NO_BODY, 200, {}, faults=("ReadError",))
     violation = ContractViolation("A2", "id changed", [read, *_violation().exchanges], "[A2] id changed")
     assert confirmed(violation)
+
+
+def test_a_raw_network_error_outside_the_client_is_inconclusive_not_failed() -> None:
+    reason = inconclusive_reason(httpx.ReadError("Connection reset by peer"))
+    assert reason is not None and "ReadError" in reason
+    assert inconclusive_reason(ExceptionGroup("both", [httpx.ReadError("reset"), _violation()])) is None
