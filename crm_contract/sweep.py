@@ -65,12 +65,11 @@ def _records(api: ContractClient, slug: str) -> Iterator[dict[str, Any]]:
 
 
 def _delete(api: ContractClient, path: str) -> int:
-    for _ in range(3):
-        try:
-            return api.delete(path).status_code
-        except TargetInconclusive:
-            continue
-    return 0
+    """DELETE `path` (sent again after a lost answer: 404 then); 0 when the target would not answer."""
+    try:
+        return api.delete(path, resend_if_lost=True).status_code
+    except TargetInconclusive:
+        return 0
 
 
 def _remove_keyed(api: ContractClient, keys: dict[str, dict[str, set[str]]], swept: Swept,

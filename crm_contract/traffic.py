@@ -66,12 +66,6 @@ class Traffic:
             self._suspect = self._tripped is not None
             self._armed, self._tripped, self._in_a_row = False, None, 0
 
-    @property
-    def faults(self) -> int:
-        """Infrastructure faults seen so far: answers without a verdict, and requests never answered."""
-        with self._lock:
-            return self.unanswered + sum(self.statuses[status] for status in UNAVAILABLE_STATUSES)
-
     # Report ----------------------------------------------------------------------------------------
 
     def summary(self) -> str:

@@ -141,13 +141,8 @@ class Workspace:
             self._objects.remove(slug)
 
     def _delete(self, path: str) -> int:
-        """DELETE `path`; a lost answer is found out by sending it again (a DELETE acts once: 404 the second time)."""
-        for _ in range(_CREATE_ATTEMPTS):
-            try:
-                return self.client.delete(path).status_code
-            except OutcomeUnknown:
-                continue
-        return 0
+        """DELETE `path`; a lost answer is met by sending it again (a DELETE acts once: 404 the second time)."""
+        return self.client.delete(path, resend_if_lost=True).status_code
 
     def _removed(self, slug: str, record_id: str | None = None) -> None:
         if self.ledger is not None:
