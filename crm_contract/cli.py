@@ -207,12 +207,7 @@ def run_suite(
     args: list[str],
     started: str,
 ) -> int:
-    try:
-        check_target(base_url, token, read_token, object_slug, matching_attribute)
-    except TargetUnusable as error:
-        raise ConfigError(str(error)) from None
-    except TargetInconclusive as error:
-        raise Inconclusive(str(error)) from None
+    preflight(base_url, token, read_token, object_slug, matching_attribute)
     default = " (the default for a --base-url target; --profile strict adds the reference choices)" \
         if profile == "documented" else ""
     click.echo(f"crm-contract: checking {public_url(base_url)} (contract profile {profile}{default})")
@@ -234,6 +229,23 @@ def run_suite(
         if swept:
             click.echo(f"crm-contract: the run left objects behind{swept}", err=True)
         return session_exit_code(verdict, status)
+
+
+def preflight(base_url: str, token: str, read_token: str | None, object_slug: str | None,
+              matching_attribute: str | None) -> None:
+    """The target's pre-flight: a set-up error is exit 2, a target that keeps failing exit 3."""
+    try:
+        check_target(base_url, token, read_token, object_slug, matching_attribute)
+    except TargetUnusable as error:
+        raise ConfigError(str(error)) from None
+    except TargetInconclusive as error:
+        raise Inconclusive(str(error)) from None
+
+
+def target_client(base_url: str, token: str) -> httpx.Client:
+    """A plain client for the target with the write token, for the clean-up calls of the command itself."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    return httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(15.0, connect=5.0))
 
 
 def supervise(command: list[str], env: dict[str, str]) -> tuple[int, bool]:
@@ -281,9 +293,8 @@ def sweep_after(base_url: str, token: str, run: str) -> str:
     directory = ledger_directory()
     if not (directory / f"{run}.jsonl").is_file():
         return ""  # the run removed everything, and its ledger with it
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     try:
-        with httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+        with target_client(base_url, token) as http:
             swept = sweep(ContractClient(http), public_url(base_url), run_id=run, directory=directory, naming=False)
     except (httpx.HTTPError, TargetInconclusive) as error:
         return f"; could not remove them ({type(error).__name__}): run crm-contract sweep --run-id {run}"
@@ -375,14 +386,8 @@ def sweep(base_url: str, token: str | None, older_than: str, run_id: str | None)
         raise ConfigError(f"a token is needed for {base_url}: ZEEG_API_TOKEN (or --token)")
     age = parse_age(older_than)
     base_url = base_url.rstrip("/")
-    try:
-        check_target(base_url, token, None, None, None)
-    except TargetUnusable as error:
-        raise ConfigError(str(error)) from None
-    except TargetInconclusive as error:
-        raise Inconclusive(str(error)) from None
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(15.0, connect=5.0)) as http:
+    preflight(base_url, token, None, None, None)
+    with target_client(base_url, token) as http:
         try:
             swept = sweep_target(ContractClient(http), public_url(base_url), older_than=age, run_id=run_id)
         except TargetInconclusive as error:
