@@ -1,8 +1,9 @@
 """The clauses of the contract that reports give a verdict on, in the order of `docs/contract.md`.
 
-A1–A15 are the rules of the assert endpoint (section 6); sections 1, 4 and 5 are the conventions, the
-value rules and the record calls. The tag says where a clause comes from: D documented by Zeeg, R a
-reference choice where the documentation is silent, D/R both (part documented, part chosen).
+A1–A15 are the rules of the assert endpoint (section 6); sections 1 to 5 are the conventions, the
+object and attribute calls (the run's own set-up goes through them), the value rules and the record
+calls. The tag says where a clause comes from: D documented by Zeeg, R a reference choice where the
+documentation is silent, D/R both (part documented, part chosen).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ __all__ = ["CLAUSES", "CONTRACT_DOC", "Clause", "clause_ids", "clauses_of"]
 
 #: The project's contract document, relative to the repository (and the sdist) root.
 CONTRACT_DOC = "docs/contract.md"
-_SECTIONS = {"section 1": "1-conventions", "section 4": "4-attribute-values-in-record-bodies",
-             "section 5": "5-records-of-a-custom-object"}
+_SECTIONS = {"section 1": "1-conventions", "section 2": "2-objects-custom-crm-objects", "section 3": "3-attributes",
+             "section 4": "4-attribute-values-in-record-bodies", "section 5": "5-records-of-a-custom-object"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ CLAUSES: tuple[Clause, ...] = (
     Clause("A14", "Type and length validation applies to every attribute, matching one included", "D"),
     Clause("A15", "Unknown object 404, no token 401, read-only token 403", "D/R"),
     Clause("section 1", "Conventions: envelopes, status codes, auth, methods, the OpenAPI document", "D/R"),
+    Clause("section 2", "Objects: a created object is the one asked for, and reads return it", "D/R"),
+    Clause("section 3", "Attributes: a created attribute is the one asked for, with a key and option ids", "D/R"),
     Clause("section 4", "Attribute values: types, limits, null, round trips", "D/R"),
     Clause("section 5", "Record calls: create, read, list, patch, delete", "D/R"),
 )

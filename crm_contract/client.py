@@ -135,9 +135,20 @@ class ContractClient:
     write_listeners: ClassVar[list[Callable[[str, str, Mapping[str, Any] | None, Any], None]]] = []
     # Called with the seconds of every wait before sending again (the run's pace counts them).
     wait_listeners: ClassVar[list[Callable[[float], None]]] = []
+    # The latest exchanges of every client of the process, and how many there were in all: a test that
+    # ends in an exception of the suite's own is explained by the answers it got (`crm_contract.diagnosis`).
+    recent: ClassVar[deque[Exchange]] = deque(maxlen=400)
+    recorded: ClassVar[int] = 0
     _faults: ClassVar[int] = 0  # faults met by every client of the process, for `faults_seen`
     last_fault: ClassVar[str | None] = None  # the latest of them, e.g. "503 to PUT /v2/crm/deals"
     _faults_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def exchanges_since(cls, mark: int) -> list[Exchange]:
+        """The exchanges of every client recorded after `recorded` was `mark` (the latest 400 at most)."""
+        with cls._faults_lock:
+            count = min(cls.recorded - mark, len(cls.recent))
+            return list(cls.recent)[len(cls.recent) - count:] if count > 0 else []
 
     @classmethod
     def faults_seen(cls) -> int:
@@ -242,7 +253,8 @@ class ContractClient:
         try:
             yield collected
         finally:
-            self._listeners.remove(collected)
+            # By identity: an enclosing block's list may hold the same exchanges, and `remove` compares by value.
+            self._listeners[:] = [listener for listener in self._listeners if listener is not collected]
 
     def _record(self, method: str, response: httpx.Response, sent: Any, faults: tuple[str, ...] = ()) -> None:
         try:
@@ -254,5 +266,8 @@ class ContractClient:
         exchange = Exchange(method, path, sent, response.status_code, body,
                             response.request.headers.get("authorization"), faults)
         self.transcript.append(exchange)
+        with self._faults_lock:
+            ContractClient.recent.append(exchange)
+            ContractClient.recorded += 1
         for listener in self._listeners:
             listener.append(exchange)

@@ -26,11 +26,12 @@ import httpx
 import pytest
 
 from crm_contract.client import SAFE_METHODS, ContractClient, OutcomeUnknown, TargetInconclusive
+from crm_contract.diagnosis import SuiteBug, blocked_by_setup, diagnose
 from crm_contract.pace import BudgetSpent, Pace
 from crm_contract.probe import probe
 from crm_contract.redaction import Redactor
 from crm_contract.traffic import Traffic
-from crm_contract.violations import ContractViolation
+from crm_contract.violations import ContractViolation, exceptions_in
 
 __all__ = [
     "CLOCK_START", "CONFIRMATIONS", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "VERDICT_FILE", "RunOutcome",
@@ -78,21 +79,6 @@ def check_target(
     that a busy or failing target is not mistaken for a wrong configuration.
     """
     probe(base_url, token, read_token, object_slug, matching_attribute)
-
-
-def exceptions_in(error: BaseException) -> Iterator[BaseException]:
-    """`error`, then its causes, contexts and the members of exception groups, breadth first, each once."""
-    seen: set[int] = set()
-    pending: list[BaseException] = [error]
-    while pending:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        if isinstance(current, BaseExceptionGroup):
-            pending.extend(current.exceptions)
-        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
 
 
 class Unconfirmed(TargetInconclusive):
@@ -183,6 +169,8 @@ class RunOutcome:
         self.not_reached: list[str] = []  # tests the --max-requests budget left out
         self.redactor = Redactor([])  # the target's tokens, once the target fixture has named them
         self.inconclusive: list[tuple[str, str]] = []
+        self.internal: list[tuple[str, str]] = []  # tests ended by a bug of the suite: (node id, the error)
+        self.exchange_mark = 0  # ContractClient.recorded when the running attempt started
         self.failed = 0
         self.declared_inconclusive = False  # the session's status 3 means "no verdict", not pytest's crash
         self.session: pytest.Session | None = None
@@ -222,6 +210,7 @@ class RunOutcome:
             self.attempt = attempt
             if hasattr(item, "_request") and not item._request:
                 item._initrequest()  # type: ignore[attr-defined]  # an attempt again, as pytest's runtestprotocol allows
+            self.exchange_mark = ContractClient.recorded
             reports = [call_and_report(item, "setup", log=False)]
             if reports[0].passed:
                 reports.append(call_and_report(item, "call", log=False))
@@ -288,6 +277,12 @@ class RunOutcome:
             redacted = self.redactor.text(shown)
             if redacted != shown:  # keep pytest's own rendering unless it would show a token
                 report.longrepr = redacted
+        if report.failed and call.excinfo is not None:
+            blocked = blocked_by_setup(call.excinfo.value, item.nodeid)
+            if blocked is not None:
+                report.outcome = "skipped"
+                report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"Skipped: {blocked}")
+                return report
         if report.failed and call.excinfo is not None and call.when == "call":
             faults = ContractClient.faults_seen() - self.faults_before
             unconfirmed = self._needs_confirmation(call.excinfo.value, faults)
@@ -298,7 +293,20 @@ class RunOutcome:
             reason = inconclusive_reason(call.excinfo.value, tripped)
             if reason is not None:
                 report.crm_inconclusive = reason  # type: ignore[attr-defined]
+            elif getattr(report, "crm_unconfirmed", None) is None:
+                self._diagnose(report, call.excinfo.value)
         return report
+
+    def _diagnose(self, report: pytest.TestReport, error: BaseException) -> None:
+        """An exception of the suite's own code: the contract failure of the answer behind it, or an internal error."""
+        found = diagnose(error, ContractClient.exchanges_since(self.exchange_mark))
+        if isinstance(found, SuiteBug):
+            report.crm_internal = str(found)  # type: ignore[attr-defined]
+            report.crm_inconclusive = (  # type: ignore[attr-defined]
+                f"internal error of crm-contract, not a verdict on the target: {found}")
+        elif found is not None:
+            report.crm_violation = found  # type: ignore[attr-defined]
+            report.longrepr = self.redactor.text(str(found))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -307,6 +315,8 @@ class RunOutcome:
             pytest.skip("not reached: the --max-requests budget was spent")
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, tuple[str, Any]] | None:
+        if getattr(report, "crm_internal", None):
+            return "internal error", "E", ("INTERNAL ERROR", {"red": True})
         if getattr(report, "crm_inconclusive", None):
             return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
         return None
@@ -314,7 +324,10 @@ class RunOutcome:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed:
             reason = getattr(report, "crm_inconclusive", None)
-            if reason:
+            internal = getattr(report, "crm_internal", None)
+            if internal:
+                self.internal.append((report.nodeid, internal))
+            elif reason:
                 self.inconclusive.append((report.nodeid, reason))
             else:
                 self.failed += 1
@@ -327,11 +340,18 @@ class RunOutcome:
             self.broken_collection = True
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if session.exitstatus == pytest.ExitCode.TESTS_FAILED and self.inconclusive and not self.failed:
+        if session.exitstatus != pytest.ExitCode.TESTS_FAILED or self.failed:
+            return  # a verdict (exit 1) stands, internal errors or not
+        if self.internal:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR  # `crm-contract run`: 2, an error of the suite
+        elif self.inconclusive:
             session.exitstatus = INCONCLUSIVE
             self.declared_inconclusive = True
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for nodeid, error in self.internal:
+            terminalreporter.write_line(f"crm-contract: internal error, a bug of crm-contract and no verdict on the "
+                                        f"target: {error} in {nodeid}", red=True)
         if self.inconclusive:
             terminalreporter.write_sep("=", "inconclusive: the target left these tests without a verdict",
                                        yellow=True)

@@ -30,7 +30,7 @@ from crm_contract.redaction import Redactor, public_url
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
 from crm_contract.session import contract_profile, strict_adds
-from crm_contract.violations import ContractViolation, clause_of
+from crm_contract.violations import ContractViolation, SetupViolation, clause_of
 
 
 def portable_id(nodeid: str) -> str:
@@ -77,25 +77,40 @@ def tag_of(item: pytest.Item) -> str:
 
 
 def clause_verdicts(tests: list[Entry]) -> list[dict[str, Any]]:
-    """Every clause of the contract with its verdict and the tests, examples and requests behind it."""
+    """Every clause of the contract with its verdict and the tests, examples and requests behind it.
+
+    A test that failed on the run's set-up (sections 2 and 3) gave no verdict on its own clauses: they
+    count it as not run, with the set-up failure as the reason. A not-run clause says why.
+    """
     rows = []
     for clause in CLAUSES:
         mine = [test for test in tests if clause.id in test.clauses]
         failed = [test.failure for test in tests if test.failure and test.failure["clause"] == clause.id]
+        ran = [test for test in mine if not _setup_failed(test, clause.id)]
         if failed:
             verdict = "fail"
-        elif any(test.outcome in ("inconclusive", "fail") for test in mine):
+        elif any(test.outcome in ("inconclusive", "fail") for test in ran):
             verdict = "inconclusive"  # left without a verdict, or failed on another clause first
-        elif any(test.outcome == "pass" for test in mine):
+        elif any(test.outcome == "pass" for test in ran):
             verdict = "pass"
         else:
             verdict = "not-run"
-        rows.append({"id": clause.id, "title": clause.title, "tag": clause.tag, "contract": clause.link,
-                     "verdict": verdict,
-                     "tests": len(mine), "examples": sum(test.examples or 0 for test in mine),
-                     "requests": sum(test.requests for test in mine),
-                     "failures": [failure["replay"] for failure in failed if failure.get("replay")]})
+        row = {"id": clause.id, "title": clause.title, "tag": clause.tag, "contract": clause.link,
+               "verdict": verdict,
+               "tests": len(mine), "examples": sum(test.examples or 0 for test in mine),
+               "requests": sum(test.requests for test in mine),
+               "failures": [failure["replay"] for failure in failed if failure.get("replay")]}
+        if verdict == "not-run" and mine:
+            reasons = [test.reason for test in mine if test.reason]
+            setup = [reason for reason in reasons if "set-up" in reason]
+            row["reason"] = next(iter(setup or reasons), None)
+        rows.append(row)
     return rows
+
+
+def _setup_failed(test: Entry, clause: str) -> bool:
+    """Whether `test` failed on the run's set-up rather than on `clause`."""
+    return test.failure is not None and bool(test.failure.get("setup")) and test.failure["clause"] != clause
 
 
 def _versions() -> dict[str, str]:
@@ -200,7 +215,8 @@ class Recorder:
 
     def _failed(self, record: Entry, error: BaseException | None, report: pytest.TestReport) -> None:
         text = self.redactor.text(report.longreprtext or "")
-        violation = _violation_in(error)
+        # The contract failure of an answer the suite tripped over (`crm_contract.diagnosis`), else the check's.
+        violation = getattr(report, "crm_violation", None) or _violation_in(error)
         if violation is not None:
             rule, summary = violation.rule, violation.detail
         else:
@@ -212,7 +228,11 @@ class Recorder:
         summary = self.redactor.text(summary)
         record.outcome, record.reason = "fail", None
         record.failure = {"clause": clause, "rule": self.redactor.text(rule), "summary": summary,
-                          "exception": type(error).__name__ if error is not None else None, "message": text}
+                          "exception": type(violation or error).__name__ if error is not None else None,
+                          "message": text}
+        if isinstance(violation, SetupViolation):
+            record.failure["setup"] = True
+            record.reason = f"set-up failed: {summary.removeprefix('set-up: ')}"
         reproduction = examples.find_reproduction(error, report.longreprtext or "")
         record.replay = {
             "format": REPLAY_FORMAT, "clause": clause, "rule": record.failure["rule"], "test": record.id,
@@ -295,6 +315,8 @@ class Recorder:
             "verdict": overall, "exit_code": exit_code,
             "first_violation": {"seconds": round(first[0], 2), "rule": self.redactor.text(first[1]), "test": first[2]}
             if first else None,
+            "internal_errors": [{"test": portable_id(nodeid), "error": self.redactor.text(error)}
+                                for nodeid, error in self.outcome.internal],
             "totals": {"tests": len(tests), **{kind: sum(1 for t in tests if t.outcome == kind)
                                                for kind in ("pass", "fail", "inconclusive", "not-run")},
                        "requests": self.outcome.traffic.sent, "examples": sum(t.examples or 0 for t in tests)},

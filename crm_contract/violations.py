@@ -9,12 +9,12 @@ marks the moment the suite found a bug, before Hypothesis spends time making the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from crm_contract.client import Exchange
 
-__all__ = ["ContractViolation", "clause_of"]
+__all__ = ["ContractViolation", "SetupViolation", "clause_of", "exceptions_in"]
 
 _CLAUSE = re.compile(r"\[?(A\d{1,2}|section \d+)\b")
 
@@ -23,6 +23,21 @@ def clause_of(rule: str) -> str | None:
     """The contract clause a rule label names: "A7", or "section 4" for "section 4, number: …"."""
     found = _CLAUSE.match(rule.strip())
     return found.group(1) if found else None
+
+
+def exceptions_in(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then its causes, contexts and the members of exception groups, breadth first, each once."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
 
 
 class ContractViolation(AssertionError):
@@ -44,3 +59,18 @@ class ContractViolation(AssertionError):
     @property
     def clause(self) -> str:
         return clause_of(self.rule) or self.rule
+
+
+class SetupViolation(ContractViolation):
+    """A set-up call of the run (creating its objects and attributes, reading them back) broke the contract.
+
+    Reported once, by the first test that met it; a test that needs a set-up already found broken is
+    not run, with this violation as the reason. `call` names the request, e.g. "POST /crm/objects".
+    Raised outside the `except` of the problem behind it, so that pytest shows it alone.
+    """
+
+    def __init__(self, rule: str, detail: str, exchanges: Sequence[Exchange], message: str, *, call: str,
+                 reporter: str | None = None) -> None:
+        super().__init__(rule, detail, exchanges, message)
+        self.call = call
+        self.reporter = reporter  # the node id of the test that met it first

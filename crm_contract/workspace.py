@@ -11,23 +11,24 @@ label) and goes on with what is there.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from crm_contract.strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, from_object_schema
 
 from .client import ContractClient, Exchange, OutcomeUnknown
 from .ledger import Ledger
+from .setup_checks import SetupProblem, attribute_created, object_created, object_read
+from .violations import SetupViolation
 
 # How many times a create whose answer was lost is read back and, if absent, sent again.
 _CREATE_ATTEMPTS = 3
 
-__all__ = ["CreatedObject", "SetupError", "Workspace"]
-
-
-class SetupError(Exception):
-    """The target refused a set-up step (creating an object or attribute, reading a schema)."""
+__all__ = ["CreatedObject", "Workspace"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,27 @@ class Workspace:
         self.definitions: dict[str, ObjectDefinition] = definitions if definitions is not None else {}
         self._objects: list[str] = []
         self._records: dict[str, set[str]] = {}
+        # Set-up calls found broken, by clause and call: the test that reported it.
+        self.setup_failures: dict[str, str] = {}
 
     def create_object(self, definition: ObjectDefinition) -> CreatedObject:
+        """Create `definition` with its attributes and read it back, each answer checked (sections 2 and 3).
+
+        A wrong answer fails the test that met it first with a `SetupViolation`; any later test that
+        meets a wrong answer to the same call is not run, with the violation as the reason.
+        """
         if self.ledger is not None:
             self.ledger.object(definition.slug)
         self._objects.append(definition.slug)
         self.definitions[definition.slug] = definition
+        with self.client.exchanges() as log:
+            try:
+                return self._create(definition)
+            except SetupProblem as problem:
+                failed = problem
+        self._refuse(failed, log)
+
+    def _create(self, definition: ObjectDefinition) -> CreatedObject:
         for _ in range(_CREATE_ATTEMPTS):
             try:
                 response = self.client.post("/crm/objects", json=definition.body())
@@ -72,59 +88,80 @@ class Workspace:
                 if self._exists(f"/crm/objects/{definition.slug}"):
                     break
                 continue
-            if response.status_code != 201:
-                raise SetupError(f"set-up: cannot create the object {definition.slug}\n{_shown(self.client)}")
+            object_created(response, definition)
             break
         else:
             raise OutcomeUnknown(f"set-up: the answers to creating the object {definition.slug} were lost "
                                  f"{_CREATE_ATTEMPTS} times")
-        keys: dict[str, str] = {}
+        created: dict[str, dict[str, Any]] = {}
         for attribute in definition.attributes:
-            keys[attribute.label] = self._create_attribute(definition.slug, attribute)
-        return CreatedObject(self.read_schema(definition.slug), keys)
+            taken = {str(made["key"]) for made in created.values()}
+            created[attribute.label] = self._create_attribute(definition.slug, attribute, taken)
+        schema = object_read(self.client.get(f"/crm/objects/{definition.slug}"), definition, created)
+        return CreatedObject(schema, {label: str(made["key"]) for label, made in created.items()})
 
-    def _create_attribute(self, slug: str, attribute: AttributeDefinition) -> str:
+    def _create_attribute(self, slug: str, attribute: AttributeDefinition, taken: set[str]) -> dict[str, Any]:
         for _ in range(_CREATE_ATTEMPTS):
             try:
                 response = self.client.post(f"/crm/objects/{slug}/attributes", json=attribute.body())
             except OutcomeUnknown:
-                made = self._attribute_key(slug, attribute.label)
+                made = self._attribute_read_back(slug, attribute.label)
                 if made is not None:
                     return made
                 continue
-            if response.status_code != 201:
-                raise SetupError(f"set-up: cannot create the attribute {attribute.label!r} on {slug}\n"
-                                 f"{_shown(self.client)}")
-            return str(response.json()["attribute"]["key"])
+            return attribute_created(response, slug, attribute, taken)
         raise OutcomeUnknown(f"set-up: the answers to creating the attribute {attribute.label!r} on {slug} were "
                              f"lost {_CREATE_ATTEMPTS} times")
 
-    def _attribute_key(self, slug: str, label: str) -> str | None:
-        """The key of the attribute labelled `label` on `slug`, if it has one (read back after a lost answer)."""
+    def _attribute_read_back(self, slug: str, label: str) -> dict[str, Any] | None:
+        """The attribute labelled `label` on `slug`, if it has one (read back after a lost answer)."""
+        call = f"GET /crm/objects/{slug}"
         response = self.client.get(f"/crm/objects/{slug}")
         if response.status_code != 200:
-            raise SetupError(f"set-up: cannot read the object {slug}\n{_shown(self.client)}")
+            raise SetupProblem("section 2", call, f"expected HTTP 200, got {response.status_code}")
         try:
             attributes = response.json()["object"]["attributes"]
-            return next((str(a["key"]) for a in attributes if a.get("label") == label), None)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise SetupError(f"set-up: the schema of {slug} is unreadable: {error!r}") from None
+            return next((a for a in attributes if a.get("label") == label and isinstance(a.get("key"), str)), None)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise SetupProblem("section 2", call, "the answer is not an object with a list of attributes") from None
 
     def _exists(self, path: str) -> bool:
-        """Whether a GET of `path` finds it (200) rather than not (404); anything else is a set-up error."""
+        """Whether a GET of `path` finds it (200) rather than not (404); anything else is a set-up problem."""
         status = self.client.get(path).status_code
         if status not in (200, 404):
-            raise SetupError(f"set-up: GET {path} answered {status}\n{_shown(self.client)}")
+            raise SetupProblem("section 2", f"GET {path}", f"expected HTTP 200 or 404, got {status}")
         return status == 200
 
     def read_schema(self, slug: str) -> ObjectSchema:
-        response = self.client.get(f"/crm/objects/{slug}")
+        """The schema of an object the run did not make (`--object`), as `GET /crm/objects/{slug}` gives it."""
+        call = f"GET /crm/objects/{slug}"
+        with self.client.exchanges() as log:
+            response = self.client.get(f"/crm/objects/{slug}")
         if response.status_code != 200:
-            raise SetupError(f"set-up: cannot read the object {slug}\n{_shown(self.client)}")
+            self._refuse(SetupProblem("section 2", call, f"expected HTTP 200, got {response.status_code}"), log)
         try:
             return from_object_schema(response.json())
-        except (ValueError, KeyError, TypeError) as error:
-            raise SetupError(f"set-up: the schema of {slug} is unreadable: {error}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            problem = SetupProblem("section 2", call, f"the object is unreadable: {error}")
+        self._refuse(problem, log)
+
+    def _refuse(self, problem: SetupProblem, log: list[Exchange]) -> NoReturn:
+        """Fail the first test that meets a wrong answer to a set-up call; skip the later ones.
+
+        The test that reported it fails the same way each time Hypothesis runs it again.
+        """
+        key = f"{problem.clause} {problem.call}"
+        current = os.environ.get("PYTEST_CURRENT_TEST", "").rpartition(" ")[0]
+        reporter = self.setup_failures.setdefault(key, current)
+        if reporter != current:
+            pytest.skip(f"not run: the set-up this test needs failed: {problem.call}: {problem.detail} "
+                        f"(reported as [{problem.clause}] by {reporter.rpartition('::')[2] or reporter})")
+        shown = list({id(exchange): exchange for exchange in [*log[:1], *log[-3:]]}.values())
+        message = f"[{problem.clause}] set-up: {problem.call}: {problem.detail}\n" + "\n".join(
+            exchange.render() for exchange in shown)
+        # One raise for every time: Hypothesis tells failures apart by where they were raised.
+        raise SetupViolation(problem.clause, f"set-up: {problem.call}: {problem.detail}", log, message,
+                             call=problem.call, reporter=current)
 
     def adopt(self, slug: str) -> None:
         """An object about to be created by another call (schemathesis' createObject): ledgered, and removed
@@ -195,7 +232,3 @@ class Workspace:
             self._objects.remove(slug)
         return left
 
-
-def _shown(client: ContractClient) -> str:
-    last: list[Exchange] = list(client.transcript)[-1:]
-    return "\n".join(exchange.render() for exchange in last)
