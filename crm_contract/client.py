@@ -139,6 +139,8 @@ class ContractClient:
     # ends in an exception of the suite's own is explained by the answers it got (`crm_contract.diagnosis`).
     recent: ClassVar[deque[Exchange]] = deque(maxlen=400)
     recorded: ClassVar[int] = 0
+    # Called with every exchange of every client (the run's fidelity summary watches them).
+    observers: ClassVar[list[Callable[[Exchange], None]]] = []
     _faults: ClassVar[int] = 0  # faults met by every client of the process, for `faults_seen`
     last_fault: ClassVar[str | None] = None  # the latest of them, e.g. "503 to PUT /v2/crm/deals"
     _faults_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -271,3 +273,5 @@ class ContractClient:
             ContractClient.recorded += 1
         for listener in self._listeners:
             listener.append(exchange)
+        for observer in list(self.observers):
+            observer(exchange)

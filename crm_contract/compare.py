@@ -21,6 +21,7 @@ import re
 import secrets
 import subprocess
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,7 +232,8 @@ def build_comparison(targets: Sequence[Target], reports: Sequence[Mapping[str, A
         "hypothesis_profile": first.get("hypothesis_profile"),
         "targets": [{"name": target.name, "base_url": target.shown_url, "target": report.get("target"),
                      "report": f"{target.name}/report.json", "verdict": report.get("verdict"),
-                     "run_id": report.get("run_id"), "totals": report.get("totals")}
+                     "run_id": report.get("run_id"), "totals": report.get("totals"),
+                     "fidelity": (report.get("fidelity") or {}).get("summary")}
                     for target, report in zip(targets, reports, strict=True)],
         "clauses": clauses,
         "differ": [clause["id"] for clause in clauses if clause["differs"]],
@@ -252,7 +254,11 @@ def format_matrix(comparison: Mapping[str, Any]) -> str:
     widths = [max(len(name), len("inconclusive")) for name in names]
     first = max([len("clause"), *(len(clause["id"]) for clause in comparison["clauses"])])
     header = f"{'clause':{first}}  " + "  ".join(f"{name:{width}}" for name, width in zip(names, widths, strict=True))
-    lines = [header.rstrip(), "-" * len(header)]
+    lines = []
+    for target in comparison["targets"]:  # what kind of target each is, before any table
+        if target.get("fidelity"):
+            lines += [*textwrap.wrap(f"{target['name']}: {target['fidelity']}", width=100), ""]
+    lines += [header.rstrip(), "-" * len(header)]
     for clause in comparison["clauses"]:
         cells = "  ".join(f"{clause['verdicts'][name]:{width}}" for name, width in zip(names, widths, strict=True))
         marker = "" if not clause["differs"] else "differs" if clause["conclusive"] else "differs (inconclusive)"

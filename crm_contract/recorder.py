@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import platform
 import re
+import textwrap
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ import pytest
 
 from crm_contract import examples
 from crm_contract.clauses import CLAUSES, clauses_of
-from crm_contract.client import NO_BODY
+from crm_contract.client import NO_BODY, ContractClient
+from crm_contract.fidelity import Fidelity
 from crm_contract.outcomes import RunOutcome, exceptions_in
 from crm_contract.redaction import Redactor, public_url
 from crm_contract.reports.junit import junit_xml
@@ -145,6 +147,31 @@ class Recorder:
         self._errors: dict[int, tuple[pytest.TestReport, BaseException | None]] = {}
         self.target: Any = None  # the session's Target, once the fixture has made it
         self.redactor = Redactor([])
+        self.fidelity = Fidelity()
+        ContractClient.observers.append(self.fidelity.observe)
+        ContractViolation.listeners.append(self.fidelity.violation)
+
+    def pytest_unconfigure(self) -> None:
+        if self.fidelity.observe in ContractClient.observers:
+            ContractClient.observers.remove(self.fidelity.observe)
+        if self.fidelity.violation in ContractViolation.listeners:
+            ContractViolation.listeners.remove(self.fidelity.violation)
+
+    def fidelity_summary(self) -> dict[str, Any]:
+        """What kind of target this run met (`crm_contract.fidelity`), from what it saw so far."""
+        documented = contract_profile(self.config) == "documented"
+        summary = self.fidelity.summary(clause_verdicts(list(self.tests.values())), documented=documented)
+        return {**summary, "summary": self.redactor.text(summary["summary"])}
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
+        """The fidelity paragraph first, before the failures: what kind of target this is, in plain words."""
+        if self.tests and any(test.outcome != "not-run" for test in self.tests.values()):
+            terminalreporter.write_sep("=", "fidelity: what kind of target this is")
+            width = min(terminalreporter._tw.fullwidth, 100)
+            for line in textwrap.wrap(self.fidelity_summary()["summary"], width=width):
+                terminalreporter.write_line(line)
+        return (yield)
 
     # Collection ------------------------------------------------------------------------------------
 
@@ -315,6 +342,7 @@ class Recorder:
             "verdict": overall, "exit_code": exit_code,
             "first_violation": {"seconds": round(first[0], 2), "rule": self.redactor.text(first[1]), "test": first[2]}
             if first else None,
+            "fidelity": self.fidelity_summary(),
             "internal_errors": [{"test": portable_id(nodeid), "error": self.redactor.text(error)}
                                 for nodeid, error in self.outcome.internal],
             "totals": {"tests": len(tests), **{kind: sum(1 for t in tests if t.outcome == kind)

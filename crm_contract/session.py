@@ -119,11 +119,10 @@ def start(config: pytest.Config) -> None:
 
     config.pluginmanager.register(Progress(config, outcome.traffic), "crm-contract-progress")
     report_dir, replay = config.getoption("crm_report_dir"), config.getoption("crm_replay")
-    if report_dir or replay:
-        from crm_contract.recorder import Recorder
+    from crm_contract.recorder import Recorder  # always: the terminal's fidelity summary comes from it too
 
-        config.pluginmanager.register(Recorder(config, outcome, Path(report_dir) if report_dir else None),
-                                      "crm-contract-recorder")
+    config.pluginmanager.register(Recorder(config, outcome, Path(report_dir) if report_dir else None),
+                                  "crm-contract-recorder")
     if replay:
         from crm_contract.replay import Replaying
 

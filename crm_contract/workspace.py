@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+import httpx
 import pytest
 
 from crm_contract.strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, from_object_schema
 
-from .client import ContractClient, Exchange, OutcomeUnknown
+from .client import ContractClient, Exchange, OutcomeUnknown, TargetInconclusive
 from .ledger import Ledger
 from .setup_checks import SetupProblem, attribute_created, object_created, object_read
 from .violations import SetupViolation
@@ -88,7 +89,10 @@ class Workspace:
                 if self._exists(f"/crm/objects/{definition.slug}"):
                     break
                 continue
-            object_created(response, definition)
+            try:
+                object_created(response, definition)
+            except SetupProblem as problem:
+                raise self._read_back(problem, f"/crm/objects/{definition.slug}") from None
             break
         else:
             raise OutcomeUnknown(f"set-up: the answers to creating the object {definition.slug} were lost "
@@ -124,6 +128,21 @@ class Workspace:
             return next((a for a in attributes if a.get("label") == label and isinstance(a.get("key"), str)), None)
         except (ValueError, KeyError, TypeError, AttributeError):
             raise SetupProblem("section 2", call, "the answer is not an object with a list of attributes") from None
+
+    def _read_back(self, problem: SetupProblem, path: str) -> SetupProblem:
+        """`problem`, with what a GET of `path` answers: whether the target holds what the wrong answer hid."""
+        try:
+            response = self.client.get(path)
+        except (TargetInconclusive, httpx.HTTPError):
+            return problem
+        try:
+            body = response.json()
+            found = body.get("object", {}).get("slug") if isinstance(body, dict) else None
+        except (ValueError, AttributeError):
+            found = None
+        said = f" with the slug {found!r}" if found is not None else ""
+        return SetupProblem(problem.clause, problem.call,
+                            f"{problem.detail}; GET {path} then answered {response.status_code}{said}")
 
     def _exists(self, path: str) -> bool:
         """Whether a GET of `path` finds it (200) rather than not (404); anything else is a set-up problem."""

@@ -162,7 +162,7 @@ def test_two_targets_mark_the_clauses_that_differ() -> None:
     page = render_html([first, second], failures=replays)
     text = page_text(page)
     assert f"Clause Title Tag {STAGING} {LOCAL} Differs" in text
-    assert "2 of 18 clauses differ between the targets." in text
+    assert "2 of 20 clauses differ between the targets." in text
     assert page.count("≠ differs") == 2 and page.count("<tr class=differs>") == 2
     assert re.search(r"<tr class=differs><th class=\"row\">(<a [^>]*>)?A1(</a>)?</th>", page)
     assert re.search(r"<tr class=differs><th class=\"row\">(<a [^>]*>)?A5(</a>)?</th>", page)

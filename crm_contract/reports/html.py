@@ -45,6 +45,7 @@ ol.exchanges{padding-left:26px}ol.exchanges>li{margin:10px 0}
 .req code{font-weight:700}.auth{color:#555;font-size:12px;margin-left:6px}
 .note{color:#555;font-size:12.5px;margin:4px 0}.muted{color:#666}
 td.id code{overflow-wrap:anywhere}summary{cursor:pointer;font-weight:600;margin:6px 0}
+.fidelity{font-size:15px;max-width:1000px;border-left:6px solid #5b6b8c;padding:4px 12px;background:#f4f6fa}
 """
 
 
@@ -82,6 +83,7 @@ def render_html(
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
             f"<h1>{_e(title)}</h1>",
+            _fidelity(reports),
             _header(reports),
             _matrix(reports, found),
             _failures_section(reports, found),
@@ -131,6 +133,13 @@ def _failures_of(
         if replay:
             data = failures.get(f"{index}/{replay}") or (failures.get(replay) if count == 1 else None)
         yield _Failure(index, f"f{index}-{n}", replay, clause, test, data)
+
+
+def _fidelity(reports: Sequence[Mapping[str, Any]]) -> str:
+    """Each target's fidelity paragraph (`crm_contract.fidelity`), first: what kind of target it is."""
+    said = [(r, (r.get("fidelity") or {}).get("summary")) for r in reports]
+    return "".join(f'<p class="fidelity">{"<b>" + _e(_target(r)) + ":</b> " if len(reports) > 1 else ""}{_e(text)}</p>'
+                   for r, text in said if text)
 
 
 def _header(reports: Sequence[Mapping[str, Any]]) -> str:
