@@ -9,7 +9,8 @@ raises, and keeps counts of a few telling signs:
 - ids that are not stable: a create answering the id of an earlier record, a read by id answering
   another id;
 - requests the contract refuses that were accepted (a check expected a 4xx and got a 2xx);
-- error answers without the error envelope, answers that are not JSON, server errors.
+- success answers not shaped as `contract/openapi.yaml` says (a sample: the first answers of each
+  kind of call), error answers without the error envelope, answers that are not JSON, server errors.
 
 A sign is named only when it is frequent (half of what was observed, or every time), so one odd
 answer of a correct API never makes it "a mock". The paragraph then says what the clause verdicts
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_contract.client import Exchange
+from crm_contract.shapes import shape_problem
 from crm_contract.violations import ContractViolation
 
 __all__ = ["Fidelity", "Sign"]
@@ -32,6 +34,8 @@ __all__ = ["Fidelity", "Sign"]
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT")  # compared as instants elsewhere, not here
 # How many written paths and record ids are remembered: enough for any run, bounded for a 10,000-record sync.
 _MEMORY = 50_000
+# How many success answers of each kind of call are checked against the OpenAPI document (it costs CPU).
+_SHAPE_SAMPLE = 50
 _REFUSALS = {400: "bodies", 401: "tokens", 403: "scopes", 404: "unknown", 405: "methods", 409: "bodies"}
 
 
@@ -92,6 +96,8 @@ class Fidelity:
         self.reflect = _Tally()  # reads of what the run wrote and did not delete
         self.ids = _Tally()  # creates and reads by id: a fresh id, the id asked for
         self.envelope = _Tally()  # error answers with {success: false, status, message}
+        self.shape = _Tally()  # success answers shaped as the OpenAPI document says
+        self._shapes_checked: dict[tuple[str, int, bool], int] = {}
         self.answers = 0
         self.not_json = 0
         self.empty = 0
@@ -121,6 +127,11 @@ class Fidelity:
                                    and body.get("status") == status and isinstance(body.get("message"), str)))
         path = _relative(exchange.path)
         parts = path.strip("/").split("/")
+        if 200 <= status < 300:
+            kind = (exchange.method, len(parts), parts[1:2] == ["objects"])
+            if self._shapes_checked.get(kind, 0) < _SHAPE_SAMPLE:
+                self._shapes_checked[kind] = self._shapes_checked.get(kind, 0) + 1
+                self.shape.add(shape_problem(exchange) is not None)
         if exchange.method == "DELETE" and status == 200:
             self._written.pop(path, None)
             if parts[:2] == ["crm", "objects"] and len(parts) == 3:  # its records went with it
@@ -206,6 +217,9 @@ class Fidelity:
             if kind in self.accepted:
                 rules = sorted(self.accepted[kind])
                 found.append(Sign(f"accepts-{kind}", f"{text} ({', '.join(rules)})", len(rules), len(rules)))
+        if self.shape.odd:
+            found.append(Sign("shape", "success answers not shaped as the contract says", self.shape.odd,
+                              self.shape.seen))
         if self.envelope.telling:
             found.append(Sign("error-envelope", "error envelope differs from {success: false, status, message}",
                               self.envelope.odd, self.envelope.seen))
@@ -251,6 +265,8 @@ class Fidelity:
             said.append("ids were stable")
         if self.echo.seen:
             said.append("answers held what was sent")
+        if self.shape.seen:
+            said.append(f"success answers were shaped as the contract says ({self.shape.seen} checked)")
         if self.envelope.seen:
             said.append(f"error answers had the documented envelope ({self.envelope.seen} of {self.envelope.seen})")
         return ("What the run saw: " + ", ".join(said) + ".") if said else "The run saw nothing telling."

@@ -12,6 +12,7 @@ made from labels) is the business of `contract_tests/test_objects.py`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -24,11 +25,16 @@ _OPTION_TYPES = frozenset({"select", "multiselect"})
 
 
 class SetupProblem(Exception):
-    """A set-up answer that breaks the contract: the clause, the call (e.g. "POST /crm/objects") and what is wrong."""
+    """A set-up answer that breaks the contract: the clause, the call (e.g. "POST /crm/objects") and what is wrong.
+
+    `kind` is the call with the run-made slug left out ("GET /crm/objects/{slug}"): the same wrong answer
+    to the set-up of another object is the same problem, reported once.
+    """
 
     def __init__(self, clause: str, call: str, detail: str) -> None:
         super().__init__(f"[{clause}] {call}: {detail}")
         self.clause, self.call, self.detail = clause, call, detail
+        self.kind = re.sub(r"^(\w+ /crm/objects/)[^/]+", r"\1{slug}", call)
 
 
 def _resource(response: httpx.Response, status: int, name: str, clause: str, call: str) -> dict[str, Any]:

@@ -169,7 +169,7 @@ class Workspace:
 
         The test that reported it fails the same way each time Hypothesis runs it again.
         """
-        key = f"{problem.clause} {problem.call}"
+        key = f"{problem.clause} {problem.kind}"
         current = os.environ.get("PYTEST_CURRENT_TEST", "").rpartition(" ")[0]
         reporter = self.setup_failures.setdefault(key, current)
         if reporter != current:
