@@ -144,6 +144,7 @@ class Recorder:
         self.tests: dict[str, Entry] = {}
         self._before: tuple[int, int] = (0, 0)
         self._items: dict[str, pytest.Item] = {}
+        self._running: pytest.Item | None = None
         self._errors: dict[int, tuple[pytest.TestReport, BaseException | None]] = {}
         self.target: Any = None  # the session's Target, once the fixture has made it
         self.redactor = Redactor([])
@@ -196,9 +197,11 @@ class Recorder:
         self._errors.clear()  # reports of this test's attempts only (each kept alive, so no id is reused)
         record = self.tests.setdefault(item_id(item), Entry(item_id(item), []))
         record.outcome, record.reason = "pass", None
+        self._running = item
         try:
             return (yield)
         finally:
+            self._running = None
             ran = examples.count() - self._before[0]
             driven = getattr(getattr(item, "obj", None), "hypothesis", None) is not None or ran > 0
             record.examples = ran if driven else None
@@ -222,7 +225,9 @@ class Recorder:
         _, error = self._errors.pop(id(report), (report, None))
         if report.when not in ("setup", "call", "teardown") or report.nodeid not in self._items:
             return
-        item = self._items[report.nodeid]
+        # The running item: schemathesis gives all operations of a test one node id.
+        item = self._running if self._running is not None and self._running.nodeid == report.nodeid \
+            else self._items[report.nodeid]
         record = self.tests.setdefault(item_id(item), Entry(item_id(item), []))
         record.duration += report.duration
         if report.skipped and record.outcome == "pass":
