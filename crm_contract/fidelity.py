@@ -94,7 +94,8 @@ class Fidelity:
         self._lock = threading.Lock()
         self.echo = _Tally()  # answers to writes that hold what was sent
         self.reflect = _Tally()  # reads of what the run wrote and did not delete
-        self.ids = _Tally()  # creates and reads by id: a fresh id, the id asked for
+        self.ids = _Tally()  # reads by id: the id asked for
+        self.new_ids = _Tally()  # creates (201): an id never answered before
         self.envelope = _Tally()  # error answers with {success: false, status, message}
         self.shape = _Tally()  # success answers shaped as the OpenAPI document says
         self._shapes_checked: dict[tuple[str, int, bool], int] = {}
@@ -102,6 +103,7 @@ class Fidelity:
         self.not_json = 0
         self.empty = 0
         self.server_errors = 0
+        self.bad_requests = 0  # answers 400: a target that never gives one validates nothing
         self.accepted: dict[str, set[str]] = {}  # what a check expected refused, by kind: the rules
         self._written: dict[str, dict[str, Any]] = {}  # path -> what the last write left there
         self._record_ids: set[str] = set()
@@ -120,6 +122,7 @@ class Fidelity:
                 self.not_json += 1
             else:
                 self.empty += 1
+        self.bad_requests += status == 400
         if status >= 500 and status not in (502, 503, 504):
             self.server_errors += 1
         if 400 <= status < 500 and status != 429:
@@ -162,7 +165,7 @@ class Fidelity:
             record_id = record.get("id")
             if isinstance(record_id, str):
                 if exchange.status == 201:
-                    self.ids.add(record_id in self._record_ids)
+                    self.new_ids.add(record_id in self._record_ids)
                 self._record_ids.add(record_id)
                 values_sent = {key: sent[key] for key in checked}
                 self._remember(f"/crm/{parts[1]}/{record_id}", {"id": record_id, "values": values_sent})
@@ -208,7 +211,11 @@ class Fidelity:
         if self.echo.telling:
             found.append(Sign("no-echo", "answers to writes do not hold what was sent", self.echo.odd, self.echo.seen))
         if self.ids.telling:
-            found.append(Sign("ids", "ids are not stable across calls", self.ids.odd, self.ids.seen))
+            found.append(Sign("ids", "ids are not stable across calls (a read by id answers another id)",
+                              self.ids.odd, self.ids.seen))
+        if self.new_ids.telling:
+            found.append(Sign("repeated-ids", "creates answer the ids of earlier records", self.new_ids.odd,
+                              self.new_ids.seen))
         for kind, text in (("bodies", "accepts bodies the contract refuses"),
                            ("tokens", "accepts requests without a valid token"),
                            ("unknown", "answers for objects and records that do not exist"),
@@ -216,6 +223,8 @@ class Fidelity:
                            ("scopes", "lets a read-only token write")):
             if kind in self.accepted:
                 rules = sorted(self.accepted[kind])
+                if kind == "bodies" and not self.bad_requests:
+                    text = "accepts every body: no request was answered 400"
                 found.append(Sign(f"accepts-{kind}", f"{text} ({', '.join(rules)})", len(rules), len(rules)))
         if self.shape.odd:
             found.append(Sign("shape", "success answers not shaped as the contract says", self.shape.odd,
@@ -238,7 +247,7 @@ class Fidelity:
         failed = [c["id"] for c in clauses if c["verdict"] == "fail"]
         # Under `documented`, the error envelope of the CRM calls is a reference choice: no departure.
         departures = [sign for sign in signs if not (documented and sign.key == "error-envelope")]
-        if "stateless" in keys or ("no-echo" in keys and "ids" in keys):
+        if "stateless" in keys or ("no-echo" in keys and keys & {"ids", "repeated-ids"}):
             kind = "a stateless mock"
         elif not self.answers:
             kind = "a target the run did not reach"
@@ -261,7 +270,7 @@ class Fidelity:
         said = []
         if self.reflect.seen:
             said.append(f"reads reflected writes ({self.reflect.seen} of {self.reflect.seen})")
-        if self.ids.seen:
+        if self.ids.seen or self.new_ids.seen:
             said.append("ids were stable")
         if self.echo.seen:
             said.append("answers held what was sent")
