@@ -59,11 +59,15 @@ def blocked_by_setup(error: BaseException, nodeid: str) -> str | None:
 
 
 def suite_exception(error: BaseException) -> BaseException | None:
-    """The exception of the suite's own code behind a failure, or None if a check or an outage ended it."""
+    """The exception of the suite's own code behind a failure, or None if a check or an outage ended it.
+
+    Only a `ContractViolation` (or an explicit `pytest.fail`) is a failed check: a bare `AssertionError`
+    is an invariant of the suite that did not hold (the model and the strategies disagreeing).
+    """
     from hypothesis.errors import DidNotReproduce
 
     chain = _chain(error)
-    verdicts = (AssertionError, pytest.fail.Exception, pytest.skip.Exception, TargetInconclusive,
+    verdicts = (ContractViolation, pytest.fail.Exception, pytest.skip.Exception, TargetInconclusive,
                 httpx.TransportError, BudgetSpent, DidNotReproduce, KeyboardInterrupt, SystemExit)
     if any(isinstance(e, verdicts) for e in chain):
         return None

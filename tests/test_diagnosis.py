@@ -103,7 +103,13 @@ def test_an_exception_no_answer_explains_is_a_bug_of_the_suite() -> None:
     assert isinstance(found, SuiteBug) and str(found).startswith("ZeroDivisionError: integer modulo by zero (")
 
 
-@pytest.mark.parametrize("error", [AssertionError("[A1] expected 201"), KeyboardInterrupt()])
+@pytest.mark.parametrize("error", [ContractViolation("A1", "expected 201", [], "[A1] expected 201"),
+                                   KeyboardInterrupt()])
 def test_a_failed_check_or_an_interruption_is_left_as_it_is(error: BaseException) -> None:
     html = Exchange("GET", "/v2/crm/deals/x", None, 200, "<html></html>")
     assert diagnose(raised(error), [html]) is None
+
+
+def test_a_bare_assertion_of_the_suite_is_no_failed_check() -> None:
+    found = diagnose(raised(AssertionError("the model matched a near miss")), [])
+    assert isinstance(found, SuiteBug) and "AssertionError: the model matched a near miss" in str(found)
