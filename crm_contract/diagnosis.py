@@ -79,17 +79,20 @@ def where(error: BaseException) -> str:
     frames = traceback.extract_tb(error.__traceback__)
     ours = [frame for frame in frames if "crm_contract" in frame.filename or "contract_tests" in frame.filename
             or "strategies" in frame.filename] or frames
-    place = ""
-    if ours:
-        frame = ours[-1]
-        path = frame.filename.replace("\\", "/")
-        for root in ("crm_contract/", "contract_tests/", "strategies/"):
-            if root in path:
-                path = root + path.rsplit(root, 1)[1] if root != "crm_contract/" else path.rsplit(root, 1)[1]
-                break
-        place = f" ({path}:{frame.lineno})"
+    place = f" ({_short(ours[-1].filename)}:{ours[-1].lineno})" if ours else ""
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text[:200]}{place}" if text else f"{type(error).__name__}{place}"
+
+
+def _short(filename: str) -> str:
+    """A file of the kit as its package names it: `client.py`, `contract_tests/checks.py`."""
+    path = filename.replace("\\", "/")
+    if "crm_contract/" in path:
+        return path.rsplit("crm_contract/", 1)[1]
+    for root in ("contract_tests/", "strategies/", "reference_server/"):
+        if root in path:
+            return root + path.rsplit(root, 1)[1]
+    return path.rsplit("/", 1)[-1]
 
 
 def diagnose(error: BaseException, exchanges: Sequence[Exchange]) -> ContractViolation | SuiteBug | None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_contract.client import Exchange
-from crm_contract.shapes import shape_problem
+from crm_contract.shapes import relative_path, shape_problem
 from crm_contract.violations import ContractViolation
 
 __all__ = ["Fidelity", "Sign"]
@@ -64,12 +64,6 @@ class _Tally:
     @property
     def telling(self) -> bool:
         return self.seen > 0 and self.odd * 2 >= self.seen
-
-
-def _relative(path: str) -> str:
-    path = path.split("?", 1)[0].rstrip("/")
-    at = path.find("/crm/")
-    return path[at:] if at >= 0 else path
 
 
 def _resource(exchange: Exchange, name: str) -> dict[str, Any] | None:
@@ -128,7 +122,7 @@ class Fidelity:
         if 400 <= status < 500 and status != 429:
             self.envelope.add(not (isinstance(body, dict) and body.get("success") is False
                                    and body.get("status") == status and isinstance(body.get("message"), str)))
-        path = _relative(exchange.path)
+        path = relative_path(exchange.path).rstrip("/")
         parts = path.strip("/").split("/")
         if 200 <= status < 300:
             kind = (exchange.method, len(parts), parts[1:2] == ["objects"])

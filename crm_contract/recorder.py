@@ -158,10 +158,11 @@ class Recorder:
         if self.fidelity.violation in ContractViolation.listeners:
             ContractViolation.listeners.remove(self.fidelity.violation)
 
-    def fidelity_summary(self) -> dict[str, Any]:
+    def fidelity_summary(self, clauses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """What kind of target this run met (`crm_contract.fidelity`), from what it saw so far."""
         documented = contract_profile(self.config) == "documented"
-        summary = self.fidelity.summary(clause_verdicts(list(self.tests.values())), documented=documented)
+        clauses = clauses if clauses is not None else clause_verdicts(list(self.tests.values()))
+        summary = self.fidelity.summary(clauses, documented=documented)
         return {**summary, "summary": self.redactor.text(summary["summary"])}
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -347,7 +348,7 @@ class Recorder:
             "verdict": overall, "exit_code": exit_code,
             "first_violation": {"seconds": round(first[0], 2), "rule": self.redactor.text(first[1]), "test": first[2]}
             if first else None,
-            "fidelity": self.fidelity_summary(),
+            "fidelity": self.fidelity_summary(clauses),
             "internal_errors": [{"test": portable_id(nodeid), "error": self.redactor.text(error)}
                                 for nodeid, error in self.outcome.internal],
             "totals": {"tests": len(tests), **{kind: sum(1 for t in tests if t.outcome == kind)

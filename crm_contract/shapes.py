@@ -22,7 +22,7 @@ from referencing.jsonschema import DRAFT202012
 from crm_contract.client import Exchange
 from crm_contract.contract import OPENAPI_PATH
 
-__all__ = ["clause_of_path", "shape_problem"]
+__all__ = ["clause_of_path", "relative_path", "shape_problem"]
 
 _URN = "urn:crm-contract:openapi"
 
@@ -74,7 +74,7 @@ def _operation(method: str, path: str) -> _Operation | None:
     return next((op for op in _document()[1] if op.method == method and op.pattern.fullmatch(path)), None)
 
 
-def _relative(path: str) -> str:
+def relative_path(path: str) -> str:
     """The path without the base URL's own path and the query: from `/crm/` on."""
     path = path.split("?", 1)[0]
     at = path.find("/crm/")
@@ -83,7 +83,7 @@ def _relative(path: str) -> str:
 
 def clause_of_path(path: str) -> str:
     """The section of the contract a path's calls belong to: 2 objects, 3 attributes, 5 records."""
-    relative = _relative(path)
+    relative = relative_path(path)
     if relative.startswith("/crm/objects"):
         return "section 3" if "/attributes" in relative else "section 2"
     return "section 5"
@@ -93,7 +93,7 @@ def shape_problem(exchange: Exchange) -> str | None:
     """What is wrong with the shape of a success answer, or None (also for answers this cannot judge)."""
     if not 200 <= exchange.status < 300:
         return None
-    operation = _operation(exchange.method, _relative(exchange.path))
+    operation = _operation(exchange.method, relative_path(exchange.path))
     if operation is None:
         return None
     found = _declared(operation, exchange.status)
