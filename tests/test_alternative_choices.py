@@ -22,6 +22,8 @@ from crm_contract.reference_server.choices import CHOICES
 from crm_contract.embedded import EmbeddedServer
 from crm_contract.violations import clause_of
 
+pytestmark = pytest.mark.slow  # whole suite runs against the alternative server
+
 AUTH = {"Authorization": f"Bearer {DEFAULT_WRITE_TOKEN}"}
 READ = "alternative-read-token"
 # Rules that are [R] as a whole (docs/contract.md): a failure of one of them is a reference choice.

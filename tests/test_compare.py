@@ -198,6 +198,7 @@ def faulty_mock() -> Iterator[str]:
         yield served.base_url
 
 
+@pytest.mark.slow
 def test_reference_against_a_faulty_mock_differs_on_a2(tmp_path: Path, faulty_mock: str,
                                                        capfd: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["compare", "--report-dir", str(tmp_path), "--base-url", "reference", "--base-url", faulty_mock,

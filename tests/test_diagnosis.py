@@ -35,6 +35,7 @@ def failures(report_dir: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
             for test in report["tests"] if test["failure"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(HOSTILE_APPS))
 def test_a_hostile_target_gets_contract_failures_with_their_exchanges_never_the_suites_exceptions(
         name: str, tmp_path: Path) -> None:
@@ -61,6 +62,7 @@ def test_a_hostile_target_gets_contract_failures_with_their_exchanges_never_the_
         assert all("set-up" in (not_run[c].get("reason") or "") for c in ("A1", "section 4")), not_run["A1"]
 
 
+@pytest.mark.slow
 def test_a_bug_of_the_suite_is_an_internal_error_exit_2_and_no_failed_clause(tmp_path: Path) -> None:
     plugin = tmp_path / "suite_bug.py"
     plugin.write_text("import pytest\n\n\n@pytest.hookimpl(tryfirst=True)\ndef pytest_runtest_call(item):\n"

@@ -24,6 +24,8 @@ import pytest
 from crm_contract.embedded import EmbeddedServer
 from crm_contract.fault_proxy import FaultProxy
 
+pytestmark = pytest.mark.slow  # suite runs behind the fault-injecting proxy
+
 WRITE, READ = "faults-write-token", "faults-read-token"
 TOKENS = {WRITE: ("crm:read", "crm:write"), READ: ("crm:read",)}
 # Writes and reads of every kind, set-up, and the conformance test with its probes.

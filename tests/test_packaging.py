@@ -167,6 +167,7 @@ def test_a_plugin_that_fails_to_load_is_exit_2_with_one_line(tmp_path: Path) -> 
     assert last.startswith("crm-contract: error: the contract suite could not start"), last
 
 
+@pytest.mark.slow
 def test_a_run_ignores_the_pytest_configuration_of_the_working_directory(tmp_path: Path) -> None:
     """Run inside a user's project: its ini options and conftests are the project's, not the suite's."""
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --no-such-option\nfilterwarnings = error\n"
@@ -181,6 +182,7 @@ def test_a_run_ignores_the_pytest_configuration_of_the_working_directory(tmp_pat
     assert "2 passed" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_run_from_an_empty_directory_leaves_only_its_report(tmp_path: Path) -> None:
     work, cache = tmp_path / "work", tmp_path / "cache"
     work.mkdir()
@@ -197,6 +199,7 @@ def test_a_run_from_an_empty_directory_leaves_only_its_report(tmp_path: Path) ->
     assert sorted(p.name for p in work.iterdir()) == ["plain", "r"]
 
 
+@pytest.mark.slow
 def test_the_wheel_installs_and_runs() -> None:
     """scripts/check_install.py: sdist and wheel built, the wheel installed fresh, every command from an empty dir."""
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_install.py")], capture_output=True,

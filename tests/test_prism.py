@@ -24,6 +24,8 @@ from test_suite_run import DEV, ROOT, run, shown
 
 from crm_contract.embedded import free_port
 
+pytestmark = pytest.mark.slow  # npm, Node and suite runs against Prism
+
 MODES = {"static": [], "dynamic": ["--dynamic"]}
 MOCK_TOKEN = {"ZEEG_API_TOKEN": "any-token-will-do"}  # Prism checks that one is sent, not which
 

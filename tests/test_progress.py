@@ -28,7 +28,7 @@ from crm_contract.traffic import Traffic
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = [sys.executable, "-m", "pytest", "--pyargs", "crm_contract.contract_tests", "-p", "crm_contract.pytest_plugin",
-         "-p", "no:cacheprovider", "--hypothesis-profile", "dev"]
+         "-p", "no:cacheprovider", "--hypothesis-profile", "dev", "-n", "0"]  # -n 0: not this checkout's addopts
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x1b\x07]*(?:\x1b\\|\x07)")
 SUMMARY = re.compile(r"^=+ .*\d+ passed.* in [\d.]+s.* =+$")
 

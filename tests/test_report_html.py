@@ -234,6 +234,7 @@ def _require_chromium() -> None:
         pytest.fail(f"{browser.CHROMIUM} is missing: these tests need headless Chromium (Debian package 'chromium')")
 
 
+@pytest.mark.slow
 def test_chromium_renders_the_failure_and_a_screenshot(tmp_path: Path) -> None:
     _require_chromium()
     page = tmp_path / "report.html"
@@ -246,6 +247,7 @@ def test_chromium_renders_the_failure_and_a_screenshot(tmp_path: Path) -> None:
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_the_check_script_reports_found_and_missing_texts(tmp_path: Path) -> None:
     _require_chromium()
     (tmp_path / "report.html").write_text(render_html([make_report(STAGING)]), "utf-8")

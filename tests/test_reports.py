@@ -24,6 +24,8 @@ import pytest
 from crm_contract.embedded import EmbeddedServer
 from crm_contract.reports import render_in_chromium
 
+pytestmark = pytest.mark.slow  # whole suite runs that write reports, replays in subprocesses
+
 ROOT = Path(__file__).resolve().parent.parent
 WRITE = f"e2e-write-{secrets.token_hex(12)}"
 READ = f"e2e-read-{secrets.token_hex(12)}"

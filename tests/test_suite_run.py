@@ -27,10 +27,13 @@ from faulty_apps import FAULTY_APPS, READ_TOKEN, Served, reference_app
 from crm_contract import SUITE
 from crm_contract.embedded import EmbeddedServer, free_port
 
+pytestmark = pytest.mark.slow  # `crm-contract run` end to end, one subprocess per test
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract.cli"]
-PLAIN_PYTEST = [sys.executable, "-m", "pytest", "--pyargs", SUITE]  # the plugin comes from its entry point
+# The plugin comes from its entry point; -n 0 undoes this checkout's addopts (xdist for its own tests).
+PLAIN_PYTEST = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-n", "0"]
 DEV = ["--hypothesis-profile", "dev"]
 TOKEN = ["--token", DEFAULT_WRITE_TOKEN]
 AUTH = {"Authorization": f"Bearer {DEFAULT_WRITE_TOKEN}"}

@@ -6,9 +6,12 @@ is the slowest test of the project: a few minutes on two cores.
 
 from __future__ import annotations
 
+import pytest
 from crm_contract.reference_server import FAULTS
 
 from crm_contract.zoo import CORRECT, format_matrix, run_zoo
+
+pytestmark = pytest.mark.slow  # the kill matrix: the suite against every catalogue fault
 
 
 def test_the_catalogue_has_a_fault_for_every_assert_rule_and_the_value_rules() -> None:
