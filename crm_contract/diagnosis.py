@@ -24,7 +24,7 @@ import pytest
 from crm_contract.client import Exchange, TargetInconclusive
 from crm_contract.pace import BudgetSpent
 from crm_contract.shapes import clause_of_path, shape_problem
-from crm_contract.violations import ContractViolation, SetupViolation, exceptions_in
+from crm_contract.violations import ContractViolation, SetupViolation, exceptions_in, setup_not_run
 
 __all__ = ["SuiteBug", "blocked_by_setup", "diagnose", "setup_violation_in", "suite_exception"]
 
@@ -54,8 +54,7 @@ def blocked_by_setup(error: BaseException, nodeid: str) -> str | None:
     reporter = getattr(violation, "reporter", None)
     if violation is None or reporter is None or reporter == nodeid:
         return None
-    return (f"not run: the set-up this test needs failed: {violation.detail.removeprefix('set-up: ')} "
-            f"(reported as [{violation.clause}] by {reporter.rpartition('::')[2] or reporter})")
+    return setup_not_run(violation.clause, violation.detail.removeprefix("set-up: "), reporter)
 
 
 def suite_exception(error: BaseException) -> BaseException | None:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from crm_contract.client import Exchange
 
-__all__ = ["ContractViolation", "SetupViolation", "clause_of", "exceptions_in"]
+__all__ = ["ContractViolation", "SetupViolation", "clause_of", "exceptions_in", "setup_not_run"]
 
 _CLAUSE = re.compile(r"\[?(A\d{1,2}|section \d+)\b")
 
@@ -74,3 +74,10 @@ class SetupViolation(ContractViolation):
         super().__init__(rule, detail, exchanges, message)
         self.call = call
         self.reporter = reporter  # the node id of the test that met it first
+
+
+def setup_not_run(clause: str, what: str, reporter: str) -> str:
+    """The not-run reason of a test whose set-up failed as `what` ("POST /crm/objects: ...") says, reported
+    as `clause` by the test `reporter` (a node id)."""
+    return (f"not run: the set-up this test needs failed: {what} "
+            f"(reported as [{clause}] by {reporter.rpartition('::')[2] or reporter})")

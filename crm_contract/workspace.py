@@ -24,7 +24,7 @@ from crm_contract.strategies import AttributeDefinition, ObjectDefinition, Objec
 from .client import ContractClient, Exchange, OutcomeUnknown, TargetInconclusive
 from .ledger import Ledger
 from .setup_checks import SetupProblem, attribute_created, object_created, object_read
-from .violations import SetupViolation
+from .violations import SetupViolation, setup_not_run
 
 # How many times a create whose answer was lost is read back and, if absent, sent again.
 _CREATE_ATTEMPTS = 3
@@ -173,8 +173,7 @@ class Workspace:
         current = os.environ.get("PYTEST_CURRENT_TEST", "").rpartition(" ")[0]
         reporter = self.setup_failures.setdefault(key, current)
         if reporter != current:
-            pytest.skip(f"not run: the set-up this test needs failed: {problem.call}: {problem.detail} "
-                        f"(reported as [{problem.clause}] by {reporter.rpartition('::')[2] or reporter})")
+            pytest.skip(setup_not_run(problem.clause, f"{problem.call}: {problem.detail}", reporter))
         shown = list({id(exchange): exchange for exchange in [*log[:1], *log[-3:]]}.values())
         message = f"[{problem.clause}] set-up: {problem.call}: {problem.detail}\n" + "\n".join(
             exchange.render() for exchange in shown)
