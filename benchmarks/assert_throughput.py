@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from crm_contract.kit.target import Target
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-write-token"
 
@@ -39,7 +41,7 @@ def free_port() -> int:
 
 def start_server(db: str | None, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    command = [sys.executable, "-m", "crm_contract.cli", "serve", "--port", str(port), "--token", TOKEN]
+    command = [sys.executable, "-m", "crm_contract", "serve", "--port", str(port), "--token", TOKEN]
     if db:
         command += ["--db", db]
     with log.open("wb") as output:
@@ -131,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         process, base_url = start_server(args.db, Path(scratch) / "serve.log")
         try:
             print(f"target           {base_url} ({'db ' + args.db if args.db else 'in memory'})")
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            with httpx.Client(base_url=base_url, headers=headers, timeout=10) as http:
+            with Target(base_url, TOKEN, timeout=10).client() as http:
                 slug = make_object(http)
                 rate = run(http, slug, args.count, args.update_ratio, args.time_limit, args.seed)
         finally:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 SCRIPT = Path(sys.executable).with_name("crm-contract")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract"]
 
 
 def main() -> int:

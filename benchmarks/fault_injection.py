@@ -1,7 +1,7 @@
 """Does a flaky network ever make `crm-contract run` cry wolf? The suite through a fault-injecting proxy.
 
 For each fault kind and rate, and each seed, the suite runs against the reference server behind
-`crm_contract.fault_proxy.FaultProxy` (loopback), the way a user points it at staging (`--base-url`,
+`crm_contract.hosting.fault_proxy.FaultProxy` (loopback), the way a user points it at staging (`--base-url`,
 so the documented profile unless `--profile strict`). The table shows the exit code, the false
 violations (failed tests: the server is correct, so every one is false), the inconclusive tests, and
 the wall time against the fault-free run of the same seed.
@@ -25,8 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from crm_contract.embedded import EmbeddedServer
-from crm_contract.fault_proxy import FAULT_KINDS, FaultProxy
+from crm_contract.hosting.embedded import EmbeddedServer
+from crm_contract.hosting.fault_proxy import FAULT_KINDS, FaultProxy
 
 WRITE, READ = "bench-write-token", "bench-read-token"
 CATALOGUE = ("update_answers_201", "never_matches", "matching_ignores_case", "unique_not_enforced",
@@ -41,7 +41,7 @@ def run_once(kind: str | None, rate: float, seed: int, *, fault: str | None = No
     with EmbeddedServer(tokens=tokens, fault=fault) as server, \
             FaultProxy(server.base_url, faults, seed=seed, hold=HOLD) as proxy, \
             tempfile.TemporaryDirectory(prefix="crm-faults-") as scratch:
-        command = [sys.executable, "-m", "crm_contract.cli", "run", "--base-url", proxy.url, "--seed", str(seed),
+        command = [sys.executable, "-m", "crm_contract", "run", "--base-url", proxy.url, "--seed", str(seed),
                    "--hypothesis-profile", hypothesis_profile, "--report-dir", scratch,
                    "--request-timeout", str(TIMEOUT if kind == "timeout" else 15.0)]
         if profile:

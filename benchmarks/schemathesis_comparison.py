@@ -25,8 +25,8 @@ from pathlib import Path
 from crm_contract.contract import OPENAPI_PATH
 from crm_contract.reference_server import FAULTS
 
-from crm_contract.embedded import EmbeddedServer
-from crm_contract.zoo import run_one
+from crm_contract.hosting.embedded import EmbeddedServer
+from crm_contract.runs.zoo import run_one
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract"]
 VERDICT = re.compile(r"^=+ (.*\bin [0-9.]+s.*) =+$", re.MULTILINE)
 
 

@@ -1,8 +1,9 @@
-"""Record calls of one run-made object for the section 4 and 5 tests: each call checked, every record removed.
+"""Record calls of one object under test for the section 4 and 5 tests: each call checked, every record removed.
 
-`records_of(api, schema)` opens a transcript and yields a `RecordCalls`; every call it makes checks the
-status and the envelope (section 1) and, for a record, its id, slug and timestamps. The records it
-created are deleted again when the block ends, so a module-scoped object stays empty between examples.
+`records_of(subject)` opens a transcript and yields a `RecordCalls` on that `ObjectUnderTest`; every call
+it makes checks the status and the envelope (section 1) and, for a record, its id, slug and timestamps.
+The records it created are deleted again when the block ends, so a module-scoped object stays empty
+between examples.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from crm_contract.contract_tests.checks import envelope_of, error_of, fail, parse_timestamp, record_of
-from crm_contract.contract_tests.expectations import Expectations
+from crm_contract.contract_tests.checks import error_of, fail, parse_timestamp, record_of
+from crm_contract.contract_tests.subjects import ObjectUnderTest
 from crm_contract.strategies import (
     AttributeDefinition,
     ObjectDefinition,
@@ -25,7 +26,7 @@ from crm_contract.strategies import (
 )
 from hypothesis import strategies as st
 
-from crm_contract.client import ContractClient, Exchange
+from crm_contract.kit.client import Exchange
 
 __all__ = ["RecordCalls", "bodies", "definition", "fresh_key", "records_of", "stamps"]
 
@@ -62,15 +63,15 @@ def stamps(record: Record, log: list[Exchange]) -> tuple[datetime, datetime]:
 
 
 class RecordCalls:
-    """Calls on the records of one object, each checked for its status and envelope, in one transcript."""
+    """Calls on the records of one object under test, each checked for its status and envelope, in one transcript."""
 
-    def __init__(self, api: ContractClient, schema: ObjectSchema, log: list[Exchange], *,
-                 expect: Expectations) -> None:
-        self.api = api
-        self.schema = schema
+    def __init__(self, subject: ObjectUnderTest, log: list[Exchange]) -> None:
+        self.subject = subject
+        self.api = subject.api
+        self.schema = subject.schema
         self.log = log
-        self.expect = expect
-        self.path = f"/crm/{schema.slug}"
+        self.expect = subject.expect
+        self.path = subject.path
         self.made: list[str] = []
 
     def _record(self, response: Any, status: int, rule: str) -> Record:
@@ -125,21 +126,11 @@ class RecordCalls:
 
     def page(self, rule: str, **params: Any) -> dict[str, Any]:
         """One page of the record list: the envelope with `collection` and `pagination` [R]."""
-        body = envelope_of(self.api.get(self.path, params=params or None), 200, rule, self.log)
-        if not isinstance(body.get("collection"), list) or not isinstance(body.get("pagination"), dict):
-            fail(rule, "the list envelope needs a 'collection' array and a 'pagination' object", self.log)
-        return body
+        return self.subject.page(rule, self.log, **params)
 
     def listing(self, rule: str = "section 5") -> list[Record]:
-        """Every record of the object, page by page (100 a page), in list order [R]."""
-        listed: list[Record] = []
-        page = 1
-        while True:
-            body = self.page(rule, page=page, count=100)
-            listed.extend(body["collection"])
-            if not body["collection"] or page >= int(body["pagination"].get("totalPages") or 0):
-                return listed
-            page += 1
+        """Every record of the object, page by page, in list order [R], each page's envelope checked."""
+        return self.subject.records(rule, self.log, checked=True)
 
     def ids(self, rule: str = "section 5") -> list[Any]:
         return [item.get("id") for item in self.listing(rule)]
@@ -160,16 +151,15 @@ class RecordCalls:
             fail(rule, f"{what} changed the record ({', '.join(changed)} differ)", self.log)
 
     def cleanup(self) -> None:
-        for record_id in self.made:
-            self.api.delete(f"{self.path}/{record_id}", resend_if_lost=True)
+        self.subject.delete_records(self.made)
         self.made.clear()
 
 
 @contextmanager
-def records_of(api: ContractClient, schema: ObjectSchema, *, expect: Expectations) -> Iterator[RecordCalls]:
-    """`RecordCalls` for `schema` in a fresh transcript; the records made in the block are deleted after it."""
-    with api.exchanges() as log:
-        calls = RecordCalls(api, schema, log, expect=expect)
+def records_of(subject: ObjectUnderTest) -> Iterator[RecordCalls]:
+    """`RecordCalls` on `subject` in a fresh transcript; the records made in the block are deleted after it."""
+    with subject.api.exchanges() as log:
+        calls = RecordCalls(subject, log)
         try:
             yield calls
         finally:

@@ -16,8 +16,8 @@ import httpx
 from crm_contract.contract_tests.expectations import PARTS, Expectations
 from crm_contract.strategies import ObjectSchema, same_value
 
-from crm_contract.client import Exchange
-from crm_contract.violations import ContractViolation
+from crm_contract.kit.client import Exchange
+from crm_contract.kit.violations import ContractViolation
 
 __all__ = [
     "UUID", "envelope_of", "error_of", "fail", "parse_timestamp", "record_of", "record_agrees", "render",

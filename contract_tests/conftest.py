@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from crm_contract.contract_tests.subjects import ObjectUnderTest
 from crm_contract.strategies import ObjectDefinition, run_id
 
-from crm_contract.client import ContractClient, TargetInconclusive
-from crm_contract.ledger import Ledger
-from crm_contract.redaction import public_url
-from crm_contract.session import Target
-from crm_contract.sweep import ledger_directory, sweep_keys
-from crm_contract.workspace import CreatedObject, Workspace
+from crm_contract.kit.client import ContractClient, TargetInconclusive
+from crm_contract.kit.ledger import Ledger
+from crm_contract.kit.redaction import public_url
+from crm_contract.kit.sweep import ledger_directory, sweep_keys
+from crm_contract.kit.target import Target
+from crm_contract.kit.workspace import CreatedObject, Workspace
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +56,13 @@ def make_object(workspace: Workspace) -> Callable[[ObjectDefinition], CreatedObj
     an existing object (`--object`): a target that cannot create objects as asked cannot run them.
     """
     return workspace.create_object
+
+
+@pytest.fixture(scope="session")
+def object_under_test(target: Target, api: ContractClient,
+                      workspace: Workspace) -> Callable[[ObjectDefinition], ObjectUnderTest]:
+    """Creates a run-made object as an `ObjectUnderTest` (its `release()` deletes it), set-up answers checked."""
+    return lambda definition: ObjectUnderTest.create(api, workspace, target.expect, definition)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from crm_contract.contract_tests.checks import error_of, fail, parse_timestamp, record_agrees, record_of
 from crm_contract.contract_tests.expectations import Expectations
 from crm_contract.contract_tests.model import ModelRecord, Prediction, RecordModel
+from crm_contract.contract_tests.subjects import ObjectUnderTest
 from crm_contract.strategies import (
     SYSTEM_KEYS,
-    ObjectSchema,
     bad_matching_payloads,
     full_payloads,
     invalid_payloads,
@@ -29,25 +28,9 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from crm_contract.client import ContractClient, Exchange
-from crm_contract.workspace import Workspace
+from crm_contract.kit.client import Exchange
 
-__all__ = ["AssertMachine", "Subject"]
-
-
-@dataclass
-class Subject:
-    """What one run of the machine works on: an object, its matching attribute, and how to reach it."""
-
-    client: ContractClient
-    workspace: Workspace
-    schema: ObjectSchema
-    matching: str
-    expect: Expectations
-    owned: bool
-    prefix: str
-    release: Callable[[], None]
-
+__all__ = ["AssertMachine"]
 
 
 def folded(value: Any) -> Any:
@@ -61,10 +44,10 @@ def folded(value: Any) -> Any:
 class AssertMachine(RuleBasedStateMachine):
     """Asserts, PATCHes, POSTs and DELETEs on one object, each checked against `RecordModel`."""
 
-    def __init__(self, make_subject: Callable[[], Subject]) -> None:
+    def __init__(self, make_subject: Callable[[], ObjectUnderTest]) -> None:
         super().__init__()
         self.subject = make_subject()
-        self.api = self.subject.client
+        self.api = self.subject.api
         self.schema = self.subject.schema
         self.key = self.subject.matching
         self.path = f"/crm/{self.schema.slug}"
@@ -112,7 +95,7 @@ class AssertMachine(RuleBasedStateMachine):
             if expect.holds("timestamps") and created_at != updated_at:
                 fail("section 5", "on create updatedAt must equal createdAt", self.log)
             known = self.model.created(record["id"], body, created_at, updated_at)
-            self.subject.workspace.track(self.schema.slug, record["id"])
+            self.subject.track(record["id"])
         else:
             known = prediction.record
             assert known is not None
@@ -274,7 +257,7 @@ class AssertMachine(RuleBasedStateMachine):
         if response.status_code != 200:
             fail("section 5", f"DELETE of an existing record answered {response.status_code}", self.log)
         self.model.deleted(record)
-        self.subject.workspace.forget(self.schema.slug, record.id)
+        self.subject.forget(record.id)
         self.deleted_keys.append(record.values[self.key])
         self.deleted_ids.append(record.id)
         if (status := self.api.get(f"{self.path}/{record.id}").status_code) != 404:
@@ -314,17 +297,7 @@ class AssertMachine(RuleBasedStateMachine):
                 record_agrees(body, record.values, self.schema, "A10", self.log, expect=self.subject.expect)
 
     def _compare_with_the_list(self) -> None:
-        listed: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            response = self.api.get(self.path, params={"page": page, "count": 100})
-            if response.status_code != 200:
-                fail("section 5", f"the record list answered {response.status_code}", self.log)
-            body = response.json()
-            listed.extend(body.get("collection") or [])
-            if page >= int((body.get("pagination") or {}).get("totalPages") or 0):
-                break
-            page += 1
+        listed = self.subject.records("section 5", self.log)
         ids = [item.get("id") for item in listed]
         expected = [record.id for record in self.model.records]
         if ids != expected:

@@ -1,10 +1,11 @@
 """What the per-rule assert tests share: the objects they assert into, fresh keys and payloads, and reads.
 
-An `Arena` is one object with a matching attribute: a run-made object (`assert_object_definition`)
-shared by the tests of a module, or the user's `--object`. Records of many examples pile up on a shared
-object, so every check reasons only about records its own example made (fresh keys, ids it saw): each
-payload strategy gets a new per-example prefix, so fresh keys and unique values never meet another
-example's. Under `--object` a test that needs something the object lacks skips with "not run: ...".
+An `Arena` is an `ObjectUnderTest` with a matching attribute, and the checks the rule tests share: a
+run-made object (`assert_object_definition`) shared by the tests of a module, or the user's `--object`.
+Records of many examples pile up on a shared object, so every check reasons only about records its own
+example made (fresh keys, ids it saw): each payload strategy gets a new per-example prefix, so fresh
+keys and unique values never meet another example's. Under `--object` a test that needs something the
+object lacks skips with "not run: ...".
 """
 
 from __future__ import annotations
@@ -17,29 +18,36 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 from crm_contract.contract_tests.checks import fail, parse_timestamp, record_of
-from crm_contract.contract_tests.expectations import Expectations
-from crm_contract.contract_tests.subjects import MATCHING_LABEL, assert_object_definition
+from crm_contract.contract_tests.subjects import (
+    MATCHING_LABEL,
+    ObjectUnderTest,
+    assert_object_definition,
+)
 from crm_contract.strategies import (
     MAX_NUMBER,
     MAX_TEXT,
     Attribute,
-    ObjectSchema,
     full_payloads,
     matching_keys,
     partial_payloads,
     run_id,
     same_value,
+    type_label,
 )
 from hypothesis import strategies as st
 
-from crm_contract.client import ContractClient, Exchange
-from crm_contract.session import Target
-from crm_contract.workspace import Workspace
+from crm_contract.kit.client import ContractClient, Exchange
+from crm_contract.kit.target import Target
+from crm_contract.kit.workspace import Workspace
 
 __all__ = ["Arena", "Arenas", "Joined", "not_run", "valid_for"]
 
-# The attribute of the run-made object to match on, per type (any attribute may be the matching one).
-MATCHING_BY_TYPE = {"text": MATCHING_LABEL, "number": "Code", "phone_number": "Phone"}
+
+
+def matching_label(attr_type: str) -> str:
+    """The attribute of the run-made object to match on, per type: External Id for text, else the type's
+    unique attribute (any attribute may be the matching one)."""
+    return MATCHING_LABEL if attr_type == "text" else f"Unique {type_label(attr_type)}"
 
 
 def not_run(reason: str) -> NoReturn:
@@ -70,37 +78,15 @@ class Joined(Sequence[Exchange]):
 
 
 @dataclass
-class Arena:
-    """One object the rule tests assert into, its matching attribute, and the ids its examples saw."""
+class Arena(ObjectUnderTest):
+    """The object the rule tests of a module assert into, and the ids its examples saw."""
 
-    api: ContractClient
-    workspace: Workspace
-    schema: ObjectSchema
-    matching: str
-    expect: Expectations
-    owned: bool
-    labels: dict[str, str] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
-
-
-    @property
-    def slug(self) -> str:
-        return self.schema.slug
-
-    @property
-    def path(self) -> str:
-        return f"/crm/{self.schema.slug}"
-
-    def key(self, label: str, why: str) -> str:
-        """The key of a labelled attribute of the run-made object; under `--object`, not run."""
-        if label not in self.labels:
-            not_run(f"{why}; the --object {self.slug!r} is not the run-made object that has it")
-        return self.labels[label]
 
     def matching_of_type(self, attr_type: str) -> str:
         """A matching attribute of `attr_type`: the run-made object's, or the `--object`'s if its type fits."""
         if self.owned:
-            return self.labels[MATCHING_BY_TYPE[attr_type]]
+            return self.labels[matching_label(attr_type)]
         if self.schema.attribute(self.matching).type != attr_type:
             not_run(f"needs a {attr_type} matching attribute; {self.matching!r} of --object is not one")
         return self.matching
@@ -114,13 +100,13 @@ class Arena:
     # Strategies: a new prefix per call, so that keys and unique values are the example's own ---------
 
     @staticmethod
-    def prefix() -> str:
+    def fresh_prefix() -> str:
         return f"{run_id()}-{secrets.token_hex(4)}"
 
     def keys(self, matching: str | None = None) -> st.SearchStrategy[Any]:
         attr_type = self.schema.attribute(matching or self.matching).type
         try:
-            return matching_keys(prefix=self.prefix(), attr_type=attr_type, documented_only=True)
+            return matching_keys(prefix=self.fresh_prefix(), attr_type=attr_type, documented_only=True)
         except ValueError as error:
             not_run(str(error))
 
@@ -133,7 +119,7 @@ class Arena:
         try:
             # Documented values only, under every profile: a rule test checks its rule, and the reference
             # ranges of values (53-bit numbers, texts not in NFC, ...) are section 4's tests' business.
-            return st.one_of([kind(self.schema, matching, keys=keys, prefix=self.prefix(), documented_only=True)
+            return st.one_of([kind(self.schema, matching, keys=keys, prefix=self.fresh_prefix(), documented_only=True)
                               for kind in kinds])
         except ValueError as error:
             not_run(str(error))
@@ -149,7 +135,7 @@ class Arena:
         if record["id"] in self.seen:
             fail(rule, f"a create answered the id {record['id']} of a record made earlier", log)
         self.seen.add(record["id"])
-        self.workspace.track(self.slug, record["id"])
+        self.track(record["id"])
         return record
 
     def fetch(self, record_id: str, rule: str, log: Sequence[Exchange]) -> dict[str, Any]:
@@ -157,26 +143,13 @@ class Arena:
 
     def listed(self, ids: set[str], rule: str, log: Sequence[Exchange]) -> dict[str, dict[str, Any]]:
         """The records of the list [R] whose id is in `ids`, by id."""
-        return {record["id"]: record for record in self._every_listed(rule, log) if record.get("id") in ids}
+        return {record["id"]: record for record in self.records(rule, log) if record.get("id") in ids}
 
     def holding(self, key: str, value: Any, rule: str, log: Sequence[Exchange]) -> list[dict[str, Any]]:
         """The records of the list [R] whose attribute `key` is `value`, oldest first."""
         attr_type = self.schema.attribute(key).type
-        return [record for record in self._every_listed(rule, log)
+        return [record for record in self.records(rule, log)
                 if same_value(attr_type, value, (record.get("attributes") or {}).get(key))]
-
-    def _every_listed(self, rule: str, log: Sequence[Exchange]) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            response = self.api.get(self.path, params={"page": page, "count": 100})
-            if response.status_code != 200:
-                fail(rule, f"listing the records answered {response.status_code}", log)
-            body = response.json()
-            listed.extend(item for item in body.get("collection") or [] if isinstance(item, dict))
-            if page >= int((body.get("pagination") or {}).get("totalPages") or 0):
-                return listed
-            page += 1
 
     # Checks ------------------------------------------------------------------------------------------
 
@@ -266,7 +239,7 @@ class Arenas:
 
     def _create(self, unique: bool) -> Arena:
         made = self.workspace.create_object(assert_object_definition(unique_matching=unique))
-        return Arena(self.api, self.workspace, made.schema, made.key(MATCHING_LABEL), self.expect, True,
+        return Arena(self.api, self.workspace, made.schema, self.expect, made.key(MATCHING_LABEL), True,
                      dict(made.keys))
 
     def _existing(self, slug: str, matching: str) -> Arena:
@@ -274,5 +247,5 @@ class Arenas:
             schema = self.workspace.read_schema(slug)
             if matching not in schema.keys:
                 not_run(f"{matching!r} is a system or standard attribute of {slug!r}, not a custom one")
-            self._configured = Arena(self.api, self.workspace, schema, matching, self.expect, False)
+            self._configured = Arena(self.api, self.workspace, schema, self.expect, matching, False)
         return self._configured

@@ -1,71 +1,165 @@
-"""The objects the suite works on: a run-made object with every attribute type, or the user's own.
+"""The objects the suite works on, behind one helper: `ObjectUnderTest`.
 
-`make_subject` gives the stateful machine and the property tests the same view of either: a schema,
-a matching attribute, and a `release` that removes what was made for the example.
+An object under test is a run-made object (with its labels' keys) or the user's ``--object``; it holds
+the schema as the target reported it and the matching attribute, pages through its records, tracks the
+records made in an object the run did not create, and cleans up after itself (`release`). The stateful
+machine, the per-rule tests (`rule_support.Arena` adds their checks to it) and the section 4 and 5
+tests (`calls.RecordCalls` drives one) all use it.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-from crm_contract.contract_tests.machine import Subject
-from crm_contract.strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, run_id
+from crm_contract.contract_tests.checks import envelope_of, fail
+from crm_contract.contract_tests.expectations import Expectations
+from crm_contract.strategies import (
+    SUPPORTED_TYPES,
+    TYPE_RULES,
+    AttributeDefinition,
+    ObjectDefinition,
+    ObjectSchema,
+    run_id,
+    type_label,
+    typed_attribute,
+)
 
-from crm_contract.client import ContractClient
-from crm_contract.session import Target
-from crm_contract.workspace import Workspace
+from crm_contract.kit.client import ContractClient, Exchange
+from crm_contract.kit.target import Target
+from crm_contract.kit.workspace import Workspace
 
-__all__ = ["MATCHING_LABEL", "assert_object_definition", "make_subject"]
+__all__ = ["MATCHING_LABEL", "PAGE_SIZE", "ObjectUnderTest", "assert_object_definition", "make_subject"]
 
 MATCHING_LABEL = "External Id"
+PAGE_SIZE = 100  # records a page when the suite reads every record of an object (the most section 5 allows)
+Record = dict[str, Any]
 
 
 def assert_object_definition(*, unique_matching: bool, prefix: str | None = None) -> ObjectDefinition:
     """An object with a text matching attribute and one attribute of every supported type.
 
-    Two more unique attributes (text and number) exercise A8; one required checkbox exercises the
-    required-attribute rules of section 4.
+    The types come from the strategies' table (`TYPE_RULES`), so a new type is in it by itself. Each
+    type that may be unique gets a second, unique attribute ("Unique Number", ...) for A8 and A14, and
+    the checkbox is required, for the required-attribute rules of section 4.
     """
     slug = f"{(prefix or run_id()).replace('_', '-')}-{secrets.token_hex(4)}"
-    attributes = (
-        AttributeDefinition(MATCHING_LABEL, "text", is_unique=unique_matching),
-        AttributeDefinition("Sku", "text", is_unique=True),
-        AttributeDefinition("Code", "number", is_unique=True),
-        AttributeDefinition("Note", "text"),
-        AttributeDefinition("Quantity", "number"),
-        AttributeDefinition("Active", "checkbox", is_required=True),
-        AttributeDefinition("Due Date", "date"),
-        AttributeDefinition("Starts At", "datetime"),
-        AttributeDefinition("Stage", "select", options=("Lead", "Won", "Lost")),
-        AttributeDefinition("Tags", "multiselect", options=("Red", "Green", "Blue")),
-        AttributeDefinition("Phone", "phone_number"),
-    )
-    return ObjectDefinition(slug, f"Contract {slug}", f"Contract {slug}s", attributes)
+    attributes = [AttributeDefinition(MATCHING_LABEL, "text", is_unique=unique_matching)]
+    for attr_type in sorted(SUPPORTED_TYPES):
+        rules = TYPE_RULES[attr_type]
+        attributes.append(typed_attribute(type_label(attr_type), attr_type, is_required=attr_type == "checkbox"))
+        if rules.may_be_unique:
+            attributes.append(typed_attribute(f"Unique {type_label(attr_type)}", attr_type, is_unique=True))
+    return ObjectDefinition(slug, f"Contract {slug}", f"Contract {slug}s", tuple(attributes))
 
 
-def make_subject(target: Target, client: ContractClient, workspace: Workspace, *,
-                 unique_matching: bool) -> Callable[[], Subject]:
-    """A factory of subjects: a fresh run-made object each time, or the `--object` one."""
+@dataclass
+class ObjectUnderTest:
+    """One object the suite works on: its schema, its matching attribute, its records, and its clean-up."""
+
+    api: ContractClient
+    workspace: Workspace
+    schema: ObjectSchema
+    expect: Expectations
+    matching: str = ""  # the matching attribute's key ("" for an object that is not asserted into)
+    owned: bool = True  # made by the run (deleted whole by `release`), or the user's --object
+    labels: dict[str, str] = field(default_factory=dict)  # label -> key, of a run-made object
+    prefix: str = field(default_factory=run_id)  # the prefix of the keys and unique values it gets
+
+    @classmethod
+    def create(cls, api: ContractClient, workspace: Workspace, expect: Expectations, definition: ObjectDefinition,
+               *, matching_label: str | None = None, prefix: str | None = None) -> ObjectUnderTest:
+        """A run-made object of `definition`, its set-up answers checked (sections 2 and 3)."""
+        made = workspace.create_object(definition)
+        return cls(api, workspace, made.schema, expect, made.key(matching_label) if matching_label else "", True,
+                   dict(made.keys), prefix or run_id())
+
+    @classmethod
+    def existing(cls, api: ContractClient, workspace: Workspace, expect: Expectations, slug: str, matching: str,
+                 *, prefix: str | None = None) -> ObjectUnderTest:
+        """The user's --object, its schema read from the target."""
+        return cls(api, workspace, workspace.read_schema(slug), expect, matching, False, {}, prefix or run_id())
+
+    @property
+    def slug(self) -> str:
+        return self.schema.slug
+
+    @property
+    def path(self) -> str:
+        return f"/crm/{self.schema.slug}"
+
+    def key(self, label: str) -> str:
+        """The key of a labelled attribute of a run-made object."""
+        return self.labels[label]
+
+    # Records ------------------------------------------------------------------------------------------
+
+    def track(self, record_id: str) -> None:
+        """A record made in this object: removed by `release` (and the run's clean-up) if the run did not make it."""
+        self.workspace.track(self.slug, record_id)
+
+    def forget(self, record_id: str) -> None:
+        self.workspace.forget(self.slug, record_id)
+
+    def page(self, rule: str, log: Sequence[Exchange], *, checked: bool = True, **params: Any) -> Record:
+        """One page of the record list.
+
+        `checked`: the answer must be the success envelope with a `collection` array and a `pagination`
+        object (section 1 and the list's [R] shape); otherwise only its status is (200).
+        """
+        response = self.api.get(self.path, params=params or None)
+        if not checked:
+            if response.status_code != 200:
+                fail(rule, f"listing the records answered {response.status_code}", log)
+            body = response.json()
+            return body if isinstance(body, dict) else {}
+        body = envelope_of(response, 200, rule, log)
+        if not isinstance(body.get("collection"), list) or not isinstance(body.get("pagination"), dict):
+            fail(rule, "the list envelope needs a 'collection' array and a 'pagination' object", log)
+        return body
+
+    def records(self, rule: str, log: Sequence[Exchange], *, checked: bool = False) -> list[Record]:
+        """Every record of the object, page by page, in list order [R]; see `page` for `checked`."""
+        listed: list[Record] = []
+        number = 1
+        while True:
+            body = self.page(rule, log, checked=checked, page=number, count=PAGE_SIZE)
+            items = body.get("collection") or []
+            listed.extend(item for item in items if isinstance(item, dict))
+            if not items or number >= int((body.get("pagination") or {}).get("totalPages") or 0):
+                return listed
+            number += 1
+
+    # Clean-up -----------------------------------------------------------------------------------------
+
+    def delete_records(self, record_ids: Sequence[str] | None = None) -> None:
+        """Delete `record_ids` (default: every record tracked in this object); a 404 is as good as a 200."""
+        for record_id in list(self.workspace.tracked(self.slug) if record_ids is None else record_ids):
+            self.api.delete(f"{self.path}/{record_id}", resend_if_lost=True)
+            self.forget(record_id)
+
+    def release(self) -> None:
+        """Remove what was made for it: the whole object if the run made it, else the records it tracked."""
+        if self.owned:
+            self.workspace.delete_object(self.slug)
+        else:
+            self.delete_records()
+
+
+def make_subject(target: Target, api: ContractClient, workspace: Workspace, *,
+                 unique_matching: bool) -> Callable[[], ObjectUnderTest]:
+    """A factory of objects under test: a fresh run-made object each time, or the `--object` one."""
     prefix = run_id()
     if target.object_slug and target.matching_attribute:
         slug, matching = target.object_slug, target.matching_attribute
-        schema: ObjectSchema = workspace.read_schema(slug)
+        user_object = ObjectUnderTest.existing(api, workspace, target.expect, slug, matching, prefix=prefix)
+        return lambda: user_object
 
-        def existing() -> Subject:
-            def release() -> None:
-                for record_id in workspace.tracked(slug):
-                    client.delete(f"/crm/{slug}/{record_id}", resend_if_lost=True)
-                    workspace.forget(slug, record_id)
-            return Subject(client, workspace, schema, matching, target.expect, False, prefix,
-                           release)
-
-        return existing
-
-    def owned() -> Subject:
-        made = workspace.create_object(assert_object_definition(unique_matching=unique_matching, prefix=prefix))
-        return Subject(client, workspace, made.schema, made.key(MATCHING_LABEL), target.expect,
-                       True, prefix,
-                       lambda: workspace.delete_object(made.slug))
+    def owned() -> ObjectUnderTest:
+        return ObjectUnderTest.create(api, workspace, target.expect,
+                                      assert_object_definition(unique_matching=unique_matching, prefix=prefix),
+                                      matching_label=MATCHING_LABEL, prefix=prefix)
 
     return owned

@@ -12,10 +12,10 @@ from crm_contract.contract_tests.machine import AssertMachine
 from crm_contract.contract_tests.subjects import make_subject
 from hypothesis.stateful import run_state_machine_as_test
 
-from crm_contract import examples
-from crm_contract.client import ContractClient
-from crm_contract.session import Target
-from crm_contract.workspace import Workspace
+from crm_contract.kit import examples
+from crm_contract.kit.client import ContractClient
+from crm_contract.kit.target import Target
+from crm_contract.kit.workspace import Workspace
 
 
 @pytest.mark.rule("A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10", "A12", "A14")

@@ -17,6 +17,7 @@ from crm_contract.contract_tests.expectations import DOCUMENTED_NEAR_MISSES, Exp
 from crm_contract.contract_tests.rule_support import Arena, Arenas, not_run, valid_for
 from crm_contract.strategies import (
     SYSTEM_KEYS,
+    UNIQUE_TYPES,
     AttributeDefinition,
     ObjectDefinition,
     bad_matching_payloads,
@@ -27,12 +28,12 @@ from crm_contract.strategies import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_contract.client import ContractClient
-from crm_contract.session import Target
-from crm_contract.workspace import CreatedObject, Workspace
+from crm_contract.kit.client import ContractClient
+from crm_contract.kit.target import Target
+from crm_contract.kit.workspace import CreatedObject, Workspace
 
 UNIQUENESS = pytest.mark.parametrize("unique", [True, False], ids=["unique-key", "non-unique-key"])
-KEY_TYPES = pytest.mark.parametrize("key_type", ["text", "phone_number", "number"])
+KEY_TYPES = pytest.mark.parametrize("key_type", sorted(UNIQUE_TYPES))
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +209,7 @@ def test_a4_an_explicit_null_clears_a_value(arenas: Arenas, data: st.DataObject)
     key = data.draw(arena.keys(), label="key")
     first = data.draw(arena.bodies(keys=st.just(key), full=True), label="first body")
     try:
-        nulls = null_payloads(arena.schema, arena.matching, keys=st.just(key), prefix=arena.prefix())
+        nulls = null_payloads(arena.schema, arena.matching, keys=st.just(key), prefix=arena.fresh_prefix())
     except ValueError as error:
         not_run(str(error))
     second = data.draw(nulls, label="body with nulls")
@@ -273,7 +274,7 @@ def test_a6_a_missing_unknown_or_system_matching_attribute_is_rejected(arenas: A
 @given(data=st.data())
 def test_a7_a_null_or_empty_matching_value_is_rejected(arenas: Arenas, unique: bool, data: st.DataObject) -> None:
     arena = arenas.get(unique=unique)
-    bad = data.draw(bad_matching_payloads(arena.schema, arena.matching, prefix=arena.prefix())
+    bad = data.draw(bad_matching_payloads(arena.schema, arena.matching, prefix=arena.fresh_prefix())
                     .filter(lambda bad: bad.kind != "missing"), label="body")
     matching = arena.schema.attribute(arena.matching)
     # A record without a matching value (or, where the contract allows it, with ""): never a match. An
@@ -332,7 +333,7 @@ def test_a7_zero_false_and_white_space_are_usable_matching_values(
 @given(data=st.data())
 def test_a7_a_matching_value_missing_from_the_body_is_rejected(arenas: Arenas, data: st.DataObject) -> None:
     arena = arenas.get()
-    bad = data.draw(bad_matching_payloads(arena.schema, arena.matching, prefix=arena.prefix())
+    bad = data.draw(bad_matching_payloads(arena.schema, arena.matching, prefix=arena.fresh_prefix())
                     .filter(lambda bad: bad.kind == "missing"), label="body")
     with arena.api.exchanges() as log:
         error_of(arena.assert_record(bad.body), 400, "A7", log, expect=arena.expect, part="A7-missing")

@@ -19,9 +19,9 @@ from crm_contract.contract_tests.calls import definition, fresh_key
 from crm_contract.contract_tests.checks import envelope_of, error_of, fail, record_of
 from crm_contract.strategies import AttributeDefinition, ObjectDefinition, run_id
 
-from crm_contract.client import ContractClient, Exchange
-from crm_contract.session import Target
-from crm_contract.workspace import CreatedObject, Workspace
+from crm_contract.kit.client import ContractClient, Exchange
+from crm_contract.kit.target import Target
+from crm_contract.kit.workspace import CreatedObject, Workspace
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from crm_contract.contract_tests.rule_support import Arena, Arenas, Joined
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from crm_contract.client import ContractClient, Exchange, OutcomeUnknown
-from crm_contract.session import Target
-from crm_contract.workspace import Workspace
+from crm_contract.kit.client import ContractClient, Exchange, OutcomeUnknown
+from crm_contract.kit.target import Target
+from crm_contract.kit.workspace import Workspace
 
 PARALLEL = 32
 

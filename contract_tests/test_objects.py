@@ -1,7 +1,7 @@
 """Sections 2 and 3: the objects and attributes the run makes are the ones it asked for.
 
 Every other test stands on such objects, so this module runs first. Creating an object goes through
-the workspace, which checks each answer of the set-up calls (`crm_contract.setup_checks`): the object
+the workspace, which checks each answer of the set-up calls (`crm_contract.kit.setup_checks`): the object
 with the slug and names sent, each attribute with its label, type and flags, a key of its own and
 option ids, and the object read back with all of them. When those answers are wrong, the failure is
 reported here, once, with the exchanges; the tests that need the same set-up are not run.
@@ -18,8 +18,8 @@ from crm_contract.strategies import SYSTEM_KEYS, ObjectDefinition, object_schema
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_contract.client import ContractClient, Exchange
-from crm_contract.workspace import Workspace
+from crm_contract.kit.client import ContractClient, Exchange
+from crm_contract.kit.workspace import Workspace
 
 SYSTEM_TYPES = {"id": "text", "created_at": "datetime", "updated_at": "datetime"}
 PLAIN_LABEL = re.compile(r"[A-Za-z]+(?: [A-Za-z]+)*")

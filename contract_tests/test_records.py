@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from crm_contract.contract_tests.calls import RecordCalls, bodies, definition, fresh_key, records_of, stamps
 from crm_contract.contract_tests.checks import envelope_of, error_of, fail
+from crm_contract.contract_tests.subjects import ObjectUnderTest
 from crm_contract.strategies import (
     SUPPORTED_TYPES,
     AttributeDefinition,
@@ -23,30 +25,26 @@ from crm_contract.strategies import (
     ObjectSchema,
     run_id,
     same_value,
+    type_label,
+    typed_attribute,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_contract.client import ContractClient
-from crm_contract.session import Target
-from crm_contract.workspace import CreatedObject, Workspace
-
-OPTIONS = ("Lead", "Won", "Lost")
+from crm_contract.kit.client import ContractClient
+from crm_contract.kit.target import Target
 
 
 def records_definition() -> ObjectDefinition:
-    return definition("records", AttributeDefinition("Key", "text"), *(
-        AttributeDefinition(attr_type.replace("_", " ").title(), attr_type,
-                            options=OPTIONS if attr_type in ("select", "multiselect") else ())
-        for attr_type in sorted(SUPPORTED_TYPES)))
+    return definition("records", AttributeDefinition("Key", "text"),
+                      *(typed_attribute(type_label(attr_type), attr_type) for attr_type in sorted(SUPPORTED_TYPES)))
 
 
 @pytest.fixture(scope="module")
-def records_object(make_object: Callable[[ObjectDefinition], CreatedObject],
-                   workspace: Workspace) -> Iterator[CreatedObject]:
-    made = make_object(records_definition())
+def records_object(object_under_test: Callable[[ObjectDefinition], ObjectUnderTest]) -> Iterator[ObjectUnderTest]:
+    made = object_under_test(records_definition())
     yield made
-    workspace.delete_object(made.slug)
+    made.release()
 
 
 def attributes_of(record: dict[str, Any]) -> dict[str, Any]:
@@ -63,12 +61,12 @@ def agrees(calls: RecordCalls, record: dict[str, Any], expected: dict[str, Any],
 @pytest.mark.documented
 @given(data=st.data())
 def test_post_creates_a_record_with_a_new_id_and_omitted_attributes_null(
-    target: Target, api: ContractClient, records_object: CreatedObject, data: st.DataObject
+    target: Target, api: ContractClient, records_object: ObjectUnderTest, data: st.DataObject
 ) -> None:
     schema = records_object.schema
     body = data.draw(bodies(schema), label="body")
     rule = "section 5: POST creates a record (201) with a new UUID, omitted attributes null"
-    with records_of(api, schema, expect=target.expect) as calls:
+    with records_of(records_object) as calls:
         made = calls.create(body, rule)
         again = calls.create(body, rule)  # no attribute is unique: the same body makes a second record
         if again["id"] == made["id"]:
@@ -94,13 +92,13 @@ def test_post_creates_a_record_with_a_new_id_and_omitted_attributes_null(
 @pytest.mark.documented
 @given(data=st.data())
 def test_patch_changes_only_the_attributes_it_sends(
-    target: Target, api: ContractClient, records_object: CreatedObject, data: st.DataObject
+    target: Target, api: ContractClient, records_object: ObjectUnderTest, data: st.DataObject
 ) -> None:
     schema = records_object.schema
     first = data.draw(bodies(schema), label="created with")
     change = data.draw(bodies(schema), label="patch")
     rule = "section 5: PATCH changes only the sent attributes"
-    with records_of(api, schema, expect=target.expect) as calls:
+    with records_of(records_object) as calls:
         made = calls.create(first, "section 5 (set-up)")
         before = calls.get(made["id"])
         patched = calls.patch(made["id"], change, rule)
@@ -121,12 +119,12 @@ def test_patch_changes_only_the_attributes_it_sends(
 @pytest.mark.reference
 @given(data=st.data(), kinds=st.lists(st.sampled_from(["PATCH", "PUT"]), min_size=1, max_size=5))
 def test_writes_keep_createdAt_and_never_move_updatedAt_backward(
-    target: Target, api: ContractClient, records_object: CreatedObject, data: st.DataObject, kinds: list[str]
+    target: Target, api: ContractClient, records_object: ObjectUnderTest, data: st.DataObject, kinds: list[str]
 ) -> None:
     schema, match = records_object.schema, records_object.key("Key")
     rule = "section 5: every write keeps createdAt and moves updatedAt forward or leaves it equal"
     key = fresh_key()
-    with records_of(api, schema, expect=target.expect) as calls:
+    with records_of(records_object) as calls:
         made = calls.create({match: key}, "section 5 (set-up)")
         created, last = stamps(made, calls.log)
         for n, kind in enumerate(kinds):
@@ -149,10 +147,10 @@ def test_writes_keep_createdAt_and_never_move_updatedAt_backward(
 @pytest.mark.rule("section 5")
 @pytest.mark.documented
 def test_delete_answers_200_then_get_and_delete_answer_404(
-    target: Target, api: ContractClient, records_object: CreatedObject
+    target: Target, api: ContractClient, records_object: ObjectUnderTest
 ) -> None:
-    schema, match = records_object.schema, records_object.key("Key")
-    with records_of(api, schema, expect=target.expect) as calls:
+    match = records_object.key("Key")
+    with records_of(records_object) as calls:
         doomed = calls.create({match: fresh_key()}, "section 5 (set-up)")
         kept = calls.get(calls.create({match: fresh_key()}, "section 5 (set-up)")["id"])
         path = f"{calls.path}/{doomed['id']}"
@@ -171,15 +169,15 @@ def test_delete_answers_200_then_get_and_delete_answer_404(
 @pytest.mark.rule("section 5", "A15")
 @pytest.mark.reference
 def test_unknown_record_or_object_is_404(target: Target, api: ContractClient,
-                                         records_object: CreatedObject) -> None:
-    schema, match = records_object.schema, records_object.key("Key")
+                                         records_object: ObjectUnderTest) -> None:
+    match = records_object.key("Key")
     missing = f"{run_id()}-no-such-object-{uuid.uuid4().hex[:6]}"
-    with records_of(api, schema, expect=target.expect) as calls:
+    with records_of(records_object) as calls:
         for method in ("GET", "PATCH", "DELETE"):
             body = {match: "x"} if method == "PATCH" else None
             calls.refused(method, body, f"section 5: {method} of an unknown record id is 404",
                           record_id=str(uuid.uuid4()), status=404)
-        unknown = RecordCalls(api, ObjectSchema(missing), calls.log, expect=target.expect)
+        unknown = RecordCalls(replace(records_object, schema=ObjectSchema(missing)), calls.log)
         unknown.refused("GET", None, "section 5: an unknown object is 404", status=404)
         unknown.refused("POST", {match: "x"}, "section 5: POST to an unknown object is 404", status=404)
         unknown.refused("PUT", {match: "x"}, "A15: an assert into an unknown object is 404", status=404,
@@ -190,9 +188,9 @@ def test_unknown_record_or_object_is_404(target: Target, api: ContractClient,
 @pytest.mark.reference
 @pytest.mark.parametrize("params", [{"count": 0}, {"count": 101}, {"count": -1}, {"page": 0}, {"page": -1}],
                          ids=["count-0", "count-101", "count-negative", "page-0", "page-negative"])
-def test_out_of_range_paging_is_400(target: Target, api: ContractClient, records_object: CreatedObject,
+def test_out_of_range_paging_is_400(target: Target, api: ContractClient, records_object: ObjectUnderTest,
                                     params: dict[str, int]) -> None:
-    with records_of(api, records_object.schema, expect=target.expect) as calls:
+    with records_of(records_object) as calls:
         response = api.get(calls.path, params=params)
         error_of(response, 400, f"section 5: the list with {params} is out of range (400)", calls.log,
                  expect=target.expect)
@@ -233,15 +231,14 @@ def list_shapes(draw: st.DrawFn) -> tuple[int, int | None]:
 @pytest.mark.reference
 @given(shape=list_shapes())
 def test_the_list_pages_through_every_record_once_oldest_first(
-    target: Target, api: ContractClient, make_object: Callable[[ObjectDefinition], CreatedObject],
-    workspace: Workspace, shape: tuple[int, int | None]
+    object_under_test: Callable[[ObjectDefinition], ObjectUnderTest], shape: tuple[int, int | None]
 ) -> None:
     """Pages of `count` (default 20) hold every record exactly once, oldest first; past the end is empty."""
     size, count = shape
-    obj = make_object(definition("list", AttributeDefinition("Name", "text")))
+    obj = object_under_test(definition("list", AttributeDefinition("Name", "text")))
     try:
-        with api.exchanges() as log:  # no record clean-up: deleting the object removes them
-            calls = RecordCalls(api, obj.schema, log, expect=target.expect)
+        with obj.api.exchanges() as log:  # no record clean-up: deleting the object removes them
+            calls = RecordCalls(obj, log)
             made = [calls.create({obj.key("Name"): f"record {n}"}, "section 5 (set-up)")["id"]
                     for n in range(size)]
             # The drawn page size, then (when there are records) all of them on exactly one full page.
@@ -257,4 +254,4 @@ def test_the_list_pages_through_every_record_once_oldest_first(
                     fail("section 5", f"pages of {per_page} list {listed}, but the records made, oldest first, are "
                          f"{made}", log)
     finally:
-        workspace.delete_object(obj.slug)
+        obj.release()

@@ -37,7 +37,7 @@ import pytest
 import schemathesis
 from crm_contract.contract import OPENAPI_PATH
 from crm_contract.contract_tests.calls import definition, fresh_key
-from crm_contract.strategies import AttributeDefinition, ObjectDefinition, run_id
+from crm_contract.strategies import SUPPORTED_TYPES, ObjectDefinition, run_id, type_label, typed_attribute
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
@@ -46,16 +46,15 @@ from schemathesis.generation.meta import CoverageScenario
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 from schemathesis.transport.requests import REQUESTS_TRANSPORT, RequestsTransport
 
-from crm_contract.client import ContractClient, Exchange
-from crm_contract.session import Target
-from crm_contract.violations import ContractViolation
-from crm_contract.workspace import CreatedObject, Workspace
+from crm_contract.kit.client import ContractClient, Exchange
+from crm_contract.kit.target import Target
+from crm_contract.kit.violations import ContractViolation
+from crm_contract.kit.workspace import CreatedObject, Workspace
 
 # Negative data only where the path names the run's object and the contract demands the 400.
 NEGATIVE_OPERATIONS = frozenset({"listRecords", "createRecord", "assertRecord", "updateRecord"})
 PLAIN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-TYPES = ("text", "phone_number", "number", "checkbox", "date", "datetime", "select", "multiselect")
-OPTIONS = ("One", "Two", "Three")
+TYPES = tuple(sorted(SUPPORTED_TYPES))
 
 
 
@@ -138,14 +137,10 @@ class Scope:
                                f"object that the run did not make: {named}")
 
 
-def _attribute(label: str, attr_type: str) -> AttributeDefinition:
-    return AttributeDefinition(label, attr_type, options=OPTIONS if attr_type in ("select", "multiselect") else ())
-
-
 @pytest.fixture(scope="module")
 def scope(api: ContractClient, make_object: Callable[[ObjectDefinition], CreatedObject],
           workspace: Workspace, target: Target) -> Iterator[Scope]:
-    attributes = [_attribute("Key", "text"), *(_attribute(t.replace("_", " ").title(), t) for t in TYPES)]
+    attributes = [typed_attribute("Key", "text"), *(typed_attribute(type_label(t), t) for t in TYPES)]
     made = Scope(api, workspace, make_object, make_object(definition("st-records", *attributes)),
                  make_object(definition("st-sandbox", *attributes)))
     for n in range(3):

@@ -17,30 +17,33 @@ import pytest
 from crm_contract.contract_tests.calls import definition, fresh_key, records_of
 from crm_contract.contract_tests.checks import fail
 from crm_contract.contract_tests.expectations import Expectations
+from crm_contract.contract_tests.subjects import ObjectUnderTest
 from crm_contract.strategies import (
     SUPPORTED_TYPES,
     SYSTEM_KEYS,
+    TYPE_RULES,
+    UNIQUE_TYPES,
     AttributeDefinition,
     ObjectDefinition,
     accepted_values,
     documented_value,
     rejected_values,
     text_values,
+    type_label,
+    typed_attribute,
 )
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm_contract.client import ContractClient
-from crm_contract.session import Target
-from crm_contract.workspace import CreatedObject, Workspace
+from crm_contract.kit.client import ContractClient
+from crm_contract.kit.target import Target
 
-OPTIONS = ("Red", "Green", "Blue")
 TYPES = sorted(SUPPORTED_TYPES)
-LABELS = {attr_type: attr_type.replace("_", " ").title() for attr_type in TYPES}  # "phone_number" → "Phone Number"
-# Zeeg documents the accepted values of these types; phone_number and datetime values are reference choices.
-DOCUMENTED_ACCEPTANCE = {"text", "number", "checkbox", "date", "select", "multiselect"}
-# Every rejection of a datetime is a reference choice; every other type has documented ones.
-DOCUMENTED_REJECTION = SUPPORTED_TYPES - {"datetime"}
+LABELS = {attr_type: type_label(attr_type) for attr_type in TYPES}  # "phone_number" → "Phone Number"
+# The types whose accepted values Zeeg documents, and those with documented rejections (`TYPE_RULES`); the
+# others' are reference choices (phone_number and datetime values, every rejection of a datetime).
+DOCUMENTED_ACCEPTANCE = {name for name in TYPES if TYPE_RULES[name].documented_acceptance}
+DOCUMENTED_REJECTION = {name for name in TYPES if TYPE_RULES[name].documented_rejection}
 
 
 def by_type(documented: set[str] | frozenset[str], types: list[str] = TYPES) -> list[object]:
@@ -49,40 +52,33 @@ def by_type(documented: set[str] | frozenset[str], types: list[str] = TYPES) -> 
             for t in types]
 
 
-def _attribute(label: str, attr_type: str, **flags: bool) -> AttributeDefinition:
-    options = OPTIONS if attr_type in ("select", "multiselect") else ()
-    return AttributeDefinition(label, attr_type, options=options, **flags)
-
-
 def values_definition() -> ObjectDefinition:
     return definition(
         "values", AttributeDefinition("Key", "text", is_unique=True), AttributeDefinition("Note", "text"),
-        *(_attribute(LABELS[t], t) for t in TYPES),
-        *(_attribute(f"Unique {LABELS[t]}", t, is_unique=True) for t in ("text", "phone_number", "number")))
+        *(typed_attribute(LABELS[t], t) for t in TYPES),
+        *(typed_attribute(f"Unique {LABELS[t]}", t, is_unique=True) for t in sorted(UNIQUE_TYPES)))
 
 
 def required_definition() -> ObjectDefinition:
     return definition("required", AttributeDefinition("Key", "text", is_unique=True),
-                      *(_attribute(f"Required {LABELS[t]}", t, is_required=True) for t in TYPES))
+                      *(typed_attribute(f"Required {LABELS[t]}", t, is_required=True) for t in TYPES))
 
 
 @pytest.fixture(scope="module")
-def values_object(make_object: Callable[[ObjectDefinition], CreatedObject],
-                  workspace: Workspace) -> Iterator[CreatedObject]:
-    made = make_object(values_definition())
+def values_object(object_under_test: Callable[[ObjectDefinition], ObjectUnderTest]) -> Iterator[ObjectUnderTest]:
+    made = object_under_test(values_definition())
     yield made
-    workspace.delete_object(made.slug)
+    made.release()
 
 
 @pytest.fixture(scope="module")
-def required_object(make_object: Callable[[ObjectDefinition], CreatedObject],
-                    workspace: Workspace) -> Iterator[CreatedObject]:
-    made = make_object(required_definition())
+def required_object(object_under_test: Callable[[ObjectDefinition], ObjectUnderTest]) -> Iterator[ObjectUnderTest]:
+    made = object_under_test(required_definition())
     yield made
-    workspace.delete_object(made.slug)
+    made.release()
 
 
-def accepted(obj: CreatedObject, label: str, *, documented_only: bool = True) -> st.SearchStrategy[object]:
+def accepted(obj: ObjectUnderTest, label: str, *, documented_only: bool = True) -> st.SearchStrategy[object]:
     """Values the attribute must accept: of every documented form, and of the reference ranges unless
     `documented_only` (set-up values are always documented: a test of something else must not trip on them)."""
     attr = obj.schema.attribute(obj.key(label))
@@ -95,7 +91,7 @@ def accepted(obj: CreatedObject, label: str, *, documented_only: bool = True) ->
 @pytest.mark.parametrize("attr_type", by_type(DOCUMENTED_ACCEPTANCE))
 @given(data=st.data())
 def test_accepted_value_is_stored_as_sent_through_every_call(
-    target: Target, api: ContractClient, values_object: CreatedObject, attr_type: str, data: st.DataObject
+    target: Target, api: ContractClient, values_object: ObjectUnderTest, attr_type: str, data: st.DataObject
 ) -> None:
     """POST, PATCH, assert (update and create) accept the value; strict: GET, the list and each answer hold it."""
     obj = values_object
@@ -110,7 +106,7 @@ def test_accepted_value_is_stored_as_sent_through_every_call(
         documented = documented_value(attr_type, value)
         return rule if documented else f"{rule} ({Expectations.label('values-round-trip')})"
 
-    with records_of(api, obj.schema, expect=target.expect) as calls:
+    with records_of(obj) as calls:
         def stored(record: dict[str, Any], value: object) -> dict[str, Any]:
             calls.holds(record, key, value, rule_for(value))
             calls.holds(calls.get(str(record["id"]), rule_for(value)), key, value, rule_for(value))
@@ -137,7 +133,7 @@ def test_accepted_value_is_stored_as_sent_through_every_call(
 @pytest.mark.parametrize("attr_type", by_type(DOCUMENTED_REJECTION))
 @given(data=st.data())
 def test_rejected_value_gives_400_and_changes_nothing(
-    target: Target, api: ContractClient, values_object: CreatedObject, attr_type: str, data: st.DataObject
+    target: Target, api: ContractClient, values_object: ObjectUnderTest, attr_type: str, data: st.DataObject
 ) -> None:
     """POST, PATCH and assert (update and create) refuse it; strict: no record changes and none is made."""
     obj = values_object
@@ -151,7 +147,7 @@ def test_rejected_value_gives_400_and_changes_nothing(
     change = data.draw(text_values(max_size=20), label="note sent with it")
     existing = fresh_key()
     rule = f"section 4, {attr_type}: {bad.reason} is rejected with 400"
-    with records_of(api, obj.schema, expect=target.expect) as calls:
+    with records_of(obj) as calls:
         made = calls.create({match: existing, key: good, note: "before"}, "section 4 (set-up)")
         before = calls.get(made["id"])
         calls.refused("POST", {match: fresh_key(), key: bad.value, note: change}, rule)
@@ -172,7 +168,7 @@ def test_rejected_value_gives_400_and_changes_nothing(
 @pytest.mark.parametrize("attr_type", TYPES)
 @given(data=st.data())
 def test_null_clears_the_value(
-    target: Target, api: ContractClient, values_object: CreatedObject, attr_type: str, data: st.DataObject
+    target: Target, api: ContractClient, values_object: ObjectUnderTest, attr_type: str, data: st.DataObject
 ) -> None:
     """null is accepted on create, and clears the value on PATCH and on an assert that updates."""
     obj = values_object
@@ -180,7 +176,7 @@ def test_null_clears_the_value(
     values = [data.draw(accepted(obj, LABELS[attr_type]), label=f"value {n}") for n in range(2)]  # set-up values
     rule = f"section 4, {attr_type}: null is accepted and clears the value"
     matching = fresh_key()
-    with records_of(api, obj.schema, expect=target.expect) as calls:
+    with records_of(obj) as calls:
         made = calls.create({match: matching, key: None}, rule)
         calls.holds(made, key, None, rule)
         calls.patch(made["id"], {key: values[0]}, "section 4 (set-up)")
@@ -196,7 +192,7 @@ def test_null_clears_the_value(
 @pytest.mark.parametrize("attr_type", TYPES)
 @given(data=st.data())
 def test_null_on_a_required_attribute_is_rejected_on_create_patch_and_assert(
-    target: Target, api: ContractClient, required_object: CreatedObject, attr_type: str, data: st.DataObject
+    target: Target, api: ContractClient, required_object: ObjectUnderTest, attr_type: str, data: st.DataObject
 ) -> None:
     """Every required attribute filled (false, 0 and "" included) creates; null in one is 400 everywhere."""
     obj = required_object
@@ -205,7 +201,7 @@ def test_null_on_a_required_attribute_is_rejected_on_create_patch_and_assert(
             for t in TYPES}
     rule = f"section 4, required {attr_type}: null is treated as missing (400)"
     existing = fresh_key()
-    with records_of(api, obj.schema, expect=target.expect) as calls:
+    with records_of(obj) as calls:
         calls.refused("POST", {match: fresh_key(), **full, key: None}, rule, part="shape-status")
         calls.refused("POST", {match: fresh_key(), **{k: v for k, v in full.items() if k != key}},
                       f"section 5, required {attr_type}: a missing required attribute is 400", part="shape-status")
@@ -223,7 +219,7 @@ def test_null_on_a_required_attribute_is_rejected_on_create_patch_and_assert(
 
 # Keys ----------------------------------------------------------------------------------------------------
 
-def unknown_keys(obj: CreatedObject) -> st.SearchStrategy[str]:
+def unknown_keys(obj: ObjectUnderTest) -> st.SearchStrategy[str]:
     known = set(obj.schema.keys) | SYSTEM_KEYS
     near = st.sampled_from(sorted(obj.schema.keys)).map(lambda k: k.upper() if k.upper() != k else f"{k}_x")
     return st.one_of(near, st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True),
@@ -234,13 +230,13 @@ def unknown_keys(obj: CreatedObject) -> st.SearchStrategy[str]:
 @pytest.mark.reference
 @given(data=st.data(), system=st.booleans())
 def test_unknown_and_system_keys_are_rejected(
-    target: Target, api: ContractClient, values_object: CreatedObject, data: st.DataObject, system: bool
+    target: Target, api: ContractClient, values_object: ObjectUnderTest, data: st.DataObject, system: bool
 ) -> None:
     """A key that is no attribute of the object, or `id`/`created_at`/`updated_at`, is 400 on every write."""
     obj = values_object
     match, note = obj.key("Key"), obj.key("Note")
     existing = fresh_key()
-    with records_of(api, obj.schema, expect=target.expect) as calls:
+    with records_of(obj) as calls:
         made = calls.create({match: existing, note: "before"}, "section 4 (set-up)")
         if system:
             key = data.draw(st.sampled_from(sorted(SYSTEM_KEYS)), label="system key")
@@ -268,14 +264,14 @@ def test_unknown_and_system_keys_are_rejected(
 @pytest.mark.reference
 @pytest.mark.parametrize("attr_type", ["text", "phone_number"])
 def test_empty_string_collides_in_a_unique_attribute(
-    target: Target, api: ContractClient, values_object: CreatedObject, attr_type: str
+    target: Target, api: ContractClient, values_object: ObjectUnderTest, attr_type: str
 ) -> None:
     obj = values_object
     match, unique = obj.key("Key"), obj.key(f"Unique {LABELS[attr_type]}")
     rule = f"section 4, unique {attr_type}: an empty string collides with another record's empty string"
     first, second = fresh_key(), fresh_key()
     params = {"matchingAttribute": match}
-    with records_of(api, obj.schema, expect=target.expect) as calls:
+    with records_of(obj) as calls:
         holder = calls.create({match: first, unique: ""}, "section 4: an empty string is a valid value")
         calls.holds(holder, unique, "", "section 4: an empty string is stored as sent")
         calls.refused("POST", {match: second, unique: ""}, rule)
@@ -290,14 +286,14 @@ def test_empty_string_collides_in_a_unique_attribute(
 
 @pytest.mark.rule("section 4", "A8")
 @pytest.mark.reference
-@pytest.mark.parametrize("attr_type", ["text", "phone_number", "number"])
+@pytest.mark.parametrize("attr_type", sorted(UNIQUE_TYPES))
 def test_null_never_collides_in_a_unique_attribute(
-    target: Target, api: ContractClient, values_object: CreatedObject, attr_type: str
+    target: Target, api: ContractClient, values_object: ObjectUnderTest, attr_type: str
 ) -> None:
     obj = values_object
     match, unique = obj.key("Key"), obj.key(f"Unique {LABELS[attr_type]}")
     rule = f"section 4, unique {attr_type}: null never collides"
-    with records_of(api, obj.schema, expect=target.expect) as calls:
+    with records_of(obj) as calls:
         first = calls.create({match: fresh_key(), unique: None}, rule)
         calls.create({match: fresh_key()}, rule)
         third = calls.create({match: fresh_key(), unique: None}, rule)

@@ -15,7 +15,7 @@ __all__ = ["PLUGIN", "SUITE", "__version__"]
 #: The contract suite, as pytest collects it: ``pytest --pyargs crm_contract.contract_tests``.
 SUITE = "crm_contract.contract_tests"
 #: The pytest plugin, registered under its module name by the ``pytest11`` entry point too.
-PLUGIN = "crm_contract.pytest_plugin"
+PLUGIN = "crm_contract.plugin"
 
 
 def __getattr__(name: str) -> Any:

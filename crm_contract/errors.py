@@ -1,21 +1,42 @@
-"""The errors a command reports in one line, with their exit codes (see `crm_contract.cli`)."""
+"""The one error hierarchy of the kit, and the exit codes every command and run ends with.
+
+Exit codes: 0 every clause holds; 1 a contract clause was violated (a verdict); 2 usage or configuration
+error, or an error of crm-contract itself (no verdict); 3 inconclusive: the target kept answering 429,
+5xx or nothing, or the run was interrupted (no verdict). A `CrmContractError` carries its exit code and
+the label its one line starts with; `crm_contract.commands.main` is the one place that turns an error
+into that line and that code. Nothing here imports click or pytest.
+"""
 
 from __future__ import annotations
 
-import click
+__all__ = [
+    "FAILED", "INCONCLUSIVE", "OK", "USAGE", "CrmContractError", "Inconclusive", "TargetUnusable", "UsageError",
+]
 
-from crm_contract.outcomes import INCONCLUSIVE, USAGE
-
-__all__ = ["ConfigError", "Inconclusive"]
+OK, FAILED, USAGE, INCONCLUSIVE = 0, 1, 2, 3
 
 
-class ConfigError(click.ClickException):
-    """Bad input or an unusable target: reported in one line, exit code 2."""
+class CrmContractError(Exception):
+    """An error a person can act on, told in one line; `exit_code` says how the command ends."""
 
     exit_code = USAGE
+    label = "error"
+
+    @property
+    def message(self) -> str:
+        return " ".join(str(self).split())
 
 
-class Inconclusive(click.ClickException):
-    """The target kept answering 429, 5xx or nothing before any test ran: one line, exit code 3."""
+class UsageError(CrmContractError):
+    """Bad input: an option, a file, a value that cannot be used (exit 2)."""
+
+
+class TargetUnusable(UsageError):
+    """The target cannot be checked as configured: unreachable, token rejected, object missing (exit 2)."""
+
+
+class Inconclusive(CrmContractError):
+    """No verdict is possible: the target kept answering 429, 5xx or nothing (exit 3)."""
 
     exit_code = INCONCLUSIVE
+    label = "inconclusive"

@@ -10,7 +10,7 @@ directory runs: ``crm-contract --version``, ``crm-contract faults``, ``crm-contr
 plain-pytest route (``pytest --pyargs crm_contract.contract_tests --report-dir``, no ``-p``). The same
 plain-pytest route runs again with pytest-base-url blocked (``-p no:base_url``: the plugin then adds
 ``--base-url`` itself) and with plugin autoloading off (``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1`` and
-``-p crm_contract.pytest_plugin``). After each command the directory must hold nothing but what
+``-p crm_contract.plugin``). After each command the directory must hold nothing but what
 ``--report-dir`` asked for. Exits 0 when everything held, 1 with the failing step otherwise.
 """
 
@@ -94,7 +94,7 @@ def check_wheel(wheel: Path) -> None:
         raise Failed(f"the wheel lacks: {', '.join(missing[:20])}")
     entry_points = next((n for n in names if n.endswith("entry_points.txt")), None)
     text = zipfile.ZipFile(wheel).read(entry_points).decode() if entry_points else ""
-    if "[pytest11]" not in text or "crm_contract.pytest_plugin" not in text:
+    if "[pytest11]" not in text or "crm_contract.plugin" not in text:
         raise Failed(f"the wheel has no pytest11 entry point for the plugin:\n{text}")
 
 
@@ -186,7 +186,7 @@ def check_plain_pytest(bin_dir: Path, work: Path, env: dict[str, str], base: str
     routes = {
         "plain pytest (the plugin from its entry point)": ([], {}),
         "plain pytest with pytest-base-url blocked": (["-p", "no:base_url"], {}),
-        "plain pytest with plugin autoloading off": (["-p", "crm_contract.pytest_plugin"],
+        "plain pytest with plugin autoloading off": (["-p", "crm_contract.plugin"],
                                                      {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}),
     }
     for n, (name, (extra, more_env)) in enumerate(routes.items()):

@@ -8,8 +8,11 @@ particular server: schemas come from `object_schemas()` or from what a target re
 from __future__ import annotations
 
 from .dispatch import (
+    OPTION_TYPES,
     SUPPORTED_TYPES,
+    TYPE_RULES,
     VALUE_STRATEGIES,
+    TypeRules,
     ValueStrategies,
     accepted_values,
     documented_value,
@@ -47,6 +50,8 @@ from .schemas import (
     attribute_definitions,
     from_object_schema,
     object_schemas,
+    type_label,
+    typed_attribute,
 )
 from .values import (
     MAX_NUMBER,
@@ -62,14 +67,15 @@ from .values import (
 )
 
 __all__ = [
-    "MAX_NUMBER", "MAX_TEXT", "NEAR_MISS_KINDS", "SUPPORTED_TYPES", "SYSTEM_KEYS", "UNIQUE_TYPES",
-    "VALUE_STRATEGIES", "Attribute", "AttributeDefinition", "BadMatchingPayload", "InvalidPayload", "NearMiss",
-    "ObjectDefinition", "ObjectSchema", "Rejected", "ValueStrategies", "accepted_values", "attribute_definitions",
+    "MAX_NUMBER", "MAX_TEXT", "NEAR_MISS_KINDS", "OPTION_TYPES", "SUPPORTED_TYPES", "SYSTEM_KEYS", "TYPE_RULES",
+    "UNIQUE_TYPES", "VALUE_STRATEGIES", "Attribute", "AttributeDefinition", "BadMatchingPayload", "InvalidPayload",
+    "NearMiss", "ObjectDefinition", "ObjectSchema", "Rejected", "TypeRules", "ValueStrategies", "accepted_values",
+    "attribute_definitions",
     "bad_matching_payloads", "checkbox_values", "date_values", "datetime_values", "documented_value",
     "from_object_schema",
     "full_payloads", "invalid_payloads", "matching_keys", "multiselect_values", "near_miss_sets", "near_miss_variants",
     "null_payloads", "number_values", "object_schemas", "partial_payloads", "phone_number_values",
     "rejected_checkbox_values", "rejected_date_values", "rejected_datetime_values", "rejected_multiselect_values",
     "rejected_number_values", "rejected_select_values", "rejected_text_values", "rejected_values", "run_id",
-    "run_number_base", "same_value", "select_values", "text_values", "value_strategy",
+    "run_number_base", "same_value", "select_values", "text_values", "type_label", "typed_attribute", "value_strategy",
 ]

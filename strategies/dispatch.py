@@ -1,4 +1,11 @@
-"""One table from attribute type to its accepted and rejected value strategies, and value equality."""
+"""One table from attribute type to what the suite knows of it: its accepted and rejected value strategies,
+whether it may be unique (and so a matching attribute with fresh keys), its options, and which of its
+rules Zeeg documents. Value equality (`same_value`) is here too.
+
+Adding a type to the suite is a row in `TYPE_RULES` (with its value strategies in `values` and
+`rejected`), its fresh keys in `keys` if it may be unique, and its round trip in `same_value`; the
+run-made objects, the schema strategies and the per-type tests read the table.
+"""
 
 from __future__ import annotations
 
@@ -15,51 +22,67 @@ from . import rejected as bad
 from . import values as good
 from .rejected import Rejected
 
-__all__ = ["SUPPORTED_TYPES", "VALUE_STRATEGIES", "ValueStrategies", "accepted_values", "documented_value",
-           "rejected_values", "same_value"]
+__all__ = ["OPTION_TYPES", "SUPPORTED_TYPES", "TYPE_RULES", "UNIQUE_TYPES", "VALUE_STRATEGIES", "TypeRules",
+           "ValueStrategies", "accepted_values", "documented_value", "rejected_values", "same_value"]
 
 OptionIds = Collection[int]
 
 
 @dataclass(frozen=True)
-class ValueStrategies:
-    """The strategies of one attribute type, each given the attribute's option ids (empty for most).
+class TypeRules:
+    """What the suite knows of one attribute type (section 4).
 
-    `rejected` also takes `documented_only`: whether to keep only the rejections Zeeg documents ([D]).
+    `accepted` and `rejected` are its value strategies, each given the attribute's option ids (empty
+    for most); `rejected` also takes `documented_only`, whether to keep only the rejections Zeeg
+    documents ([D]). `may_be_unique`: section 3 allows `isUnique` on it, and fresh matching keys of it
+    exist (`keys.matching_keys`). `sample_options`: the option labels an attribute of it is made with
+    (empty: the type has no options). `documented_acceptance` and `documented_rejection`: whether Zeeg
+    documents the values it accepts, and what it rejects ([D]); where not, the checks are [R].
     """
 
     accepted: Callable[[OptionIds], st.SearchStrategy[Any]]
     rejected: Callable[[OptionIds, bool], st.SearchStrategy[Rejected]]
+    may_be_unique: bool = False
+    sample_options: tuple[str, ...] = ()
+    documented_acceptance: bool = True
+    documented_rejection: bool = True
 
 
-VALUE_STRATEGIES: Mapping[str, ValueStrategies] = {
-    "text": ValueStrategies(lambda _: good.text_values(),
-                            lambda _, doc: bad.rejected_text_values(documented_only=doc)),
-    "phone_number": ValueStrategies(lambda _: good.phone_number_values(),
-                                    lambda _, doc: bad.rejected_text_values(length_documented=False,
-                                                                            documented_only=doc)),
-    "number": ValueStrategies(lambda _: good.number_values(),
-                              lambda _, doc: bad.rejected_number_values(documented_only=doc)),
-    "checkbox": ValueStrategies(lambda _: good.checkbox_values(),
-                                lambda _, doc: bad.rejected_checkbox_values(documented_only=doc)),
-    "date": ValueStrategies(lambda _: good.date_values(), lambda _, doc: bad.rejected_date_values(documented_only=doc)),
-    "datetime": ValueStrategies(lambda _: good.datetime_values(),
-                                lambda _, doc: bad.rejected_datetime_values(documented_only=doc)),
-    "select": ValueStrategies(good.select_values,
-                              lambda ids, doc: bad.rejected_select_values(ids, documented_only=doc)),
-    "multiselect": ValueStrategies(good.multiselect_values,
-                                   lambda ids, doc: bad.rejected_multiselect_values(ids, documented_only=doc)),
-}
+ValueStrategies = TypeRules  # the name of the table's rows before they carried the type's facts
 
 #: The attribute types of section 4 that the contract covers (relation, user, status, rating and
-#: currency are out of its scope).
-SUPPORTED_TYPES = frozenset({"text", "phone_number", "number", "checkbox", "date", "datetime", "select",
-                             "multiselect"})
+#: currency are out of its scope), and what the suite knows of each.
+TYPE_RULES: Mapping[str, TypeRules] = {
+    "text": TypeRules(lambda _: good.text_values(), lambda _, doc: bad.rejected_text_values(documented_only=doc),
+                      may_be_unique=True),
+    "phone_number": TypeRules(lambda _: good.phone_number_values(),
+                              lambda _, doc: bad.rejected_text_values(length_documented=False, documented_only=doc),
+                              may_be_unique=True, documented_acceptance=False),
+    "number": TypeRules(lambda _: good.number_values(),
+                        lambda _, doc: bad.rejected_number_values(documented_only=doc), may_be_unique=True),
+    "checkbox": TypeRules(lambda _: good.checkbox_values(),
+                          lambda _, doc: bad.rejected_checkbox_values(documented_only=doc)),
+    "date": TypeRules(lambda _: good.date_values(), lambda _, doc: bad.rejected_date_values(documented_only=doc)),
+    "datetime": TypeRules(lambda _: good.datetime_values(),
+                          lambda _, doc: bad.rejected_datetime_values(documented_only=doc),
+                          documented_acceptance=False, documented_rejection=False),
+    "select": TypeRules(good.select_values, lambda ids, doc: bad.rejected_select_values(ids, documented_only=doc),
+                        sample_options=("Lead", "Won", "Lost")),
+    "multiselect": TypeRules(good.multiselect_values,
+                             lambda ids, doc: bad.rejected_multiselect_values(ids, documented_only=doc),
+                             sample_options=("Red", "Green", "Blue")),
+}
+VALUE_STRATEGIES = TYPE_RULES
+SUPPORTED_TYPES = frozenset(TYPE_RULES)
+#: Types an attribute of which may be unique, and so a matching attribute with fresh keys.
+UNIQUE_TYPES = frozenset(name for name, rules in TYPE_RULES.items() if rules.may_be_unique)
+#: Types whose attributes have options.
+OPTION_TYPES = frozenset(name for name, rules in TYPE_RULES.items() if rules.sample_options)
 
 
-def _strategies(attr_type: str) -> ValueStrategies:
+def _strategies(attr_type: str) -> TypeRules:
     try:
-        return VALUE_STRATEGIES[attr_type]
+        return TYPE_RULES[attr_type]
     except KeyError:
         raise ValueError(f"unsupported attribute type {attr_type!r}; supported: "
                          f"{', '.join(sorted(SUPPORTED_TYPES))}") from None

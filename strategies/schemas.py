@@ -15,16 +15,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .dispatch import SUPPORTED_TYPES
+from .dispatch import OPTION_TYPES, SUPPORTED_TYPES, TYPE_RULES, UNIQUE_TYPES
 
 __all__ = [
     "SYSTEM_KEYS", "UNIQUE_TYPES", "Attribute", "AttributeDefinition", "ObjectDefinition", "ObjectSchema",
-    "attribute_definitions", "from_object_schema", "object_schemas",
+    "attribute_definitions", "from_object_schema", "object_schemas", "type_label", "typed_attribute",
 ]
 
 SYSTEM_KEYS = frozenset({"id", "created_at", "updated_at"})
-UNIQUE_TYPES = frozenset({"text", "phone_number", "number"})
-OPTION_TYPES = frozenset({"select", "multiselect"})
 
 
 @dataclass(frozen=True)
@@ -167,3 +165,15 @@ def object_schemas(*, prefix: str = "cc", min_attributes: int = 1, max_attribute
     slugs = st.builds(lambda: f"{prefix}-{secrets.token_hex(4)}")
     return st.builds(lambda slug, attrs: ObjectDefinition(slug, f"Contract {slug}", f"Contract {slug}s", attrs),
                      slugs, attributes)
+
+
+def type_label(attr_type: str) -> str:
+    """The label a run-made attribute of `attr_type` gets: "phone_number" is "Phone Number"."""
+    return attr_type.replace("_", " ").title()
+
+
+def typed_attribute(label: str, attr_type: str, *, is_unique: bool = False,
+                    is_required: bool = False) -> AttributeDefinition:
+    """An attribute of `attr_type`, with the type's sample options (`TYPE_RULES`) when it has options."""
+    return AttributeDefinition(label, attr_type, is_unique=is_unique, is_required=is_required,
+                               options=TYPE_RULES[attr_type].sample_options)

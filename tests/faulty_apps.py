@@ -3,7 +3,7 @@
 Each wrapper is a plain ASGI middleware around `reference_server.create_app()`, named after what it
 breaks; `FAULTY_APPS` maps a name to the rule it violates (or to "inconclusive" for a target that
 leaves the suite without a verdict) and to a factory. `Served` runs any ASGI app under uvicorn in a
-thread on a free loopback port, as `crm_contract.embedded.EmbeddedServer` does for the reference app.
+thread on a free loopback port, as `crm_contract.hosting.embedded.EmbeddedServer` does for the reference app.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import uvicorn
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN, create_app
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm_contract.embedded import free_port
+from crm_contract.hosting.embedded import free_port
 
 __all__ = ["FAULTY_APPS", "READ_TOKEN", "TOKENS", "Served", "reference_app"]
 

@@ -19,8 +19,8 @@ import pytest
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from crm_contract.reference_server.choices import CHOICES
 
-from crm_contract.embedded import EmbeddedServer
-from crm_contract.violations import clause_of
+from crm_contract.hosting.embedded import EmbeddedServer
+from crm_contract.kit.violations import clause_of
 
 pytestmark = pytest.mark.slow  # whole suite runs against the alternative server
 
@@ -40,7 +40,7 @@ def alternative() -> Iterator[EmbeddedServer]:
 def run(server: EmbeddedServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CRM_CONTRACT_PROGRESS": "no", "ZEEG_API_TOKEN": DEFAULT_WRITE_TOKEN,
            "ZEEG_API_READ_TOKEN": READ}
-    return subprocess.run([sys.executable, "-m", "crm_contract.cli", "run", "--base-url", server.base_url, *args],
+    return subprocess.run([sys.executable, "-m", "crm_contract", "run", "--base-url", server.base_url, *args],
                           capture_output=True, text=True, env=env, check=False, timeout=1200)
 
 

@@ -23,12 +23,12 @@ import pytest
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 
 import crm_contract
-from crm_contract.embedded import free_port
+from crm_contract.hosting.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
 # The installed console script when there is one (CI installs the package), else the same entry point.
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract"]
 AUTH = {"Authorization": f"Bearer {DEFAULT_WRITE_TOKEN}"}
 
 
@@ -120,7 +120,7 @@ def test_help(args: Sequence[str]) -> None:
 
 def test_version_and_public_surface() -> None:
     assert crm_contract.__all__ == ["PLUGIN", "SUITE", "__version__"]
-    assert crm_contract.SUITE == "crm_contract.contract_tests" and crm_contract.PLUGIN == "crm_contract.pytest_plugin"
+    assert crm_contract.SUITE == "crm_contract.contract_tests" and crm_contract.PLUGIN == "crm_contract.plugin"
     result = cli("--version")
     assert result.returncode == 0 and crm_contract.__version__ in result.stdout
 
@@ -260,7 +260,7 @@ def test_run_maps_pytest_outcomes_to_exit_codes(extra: list[str], code: int) -> 
 
 
 def test_the_zoo_matrix_shows_when_a_violation_was_found_and_reported() -> None:
-    from crm_contract.zoo import CORRECT, Outcome, format_matrix
+    from crm_contract.runs.zoo import CORRECT, Outcome, format_matrix
 
     matrix = format_matrix([Outcome(CORRECT, "-", "passed", seconds=20.0),
                             Outcome("a", "A1", "killed", "test_a1", "A1", 12.0, 3, found=2.0),

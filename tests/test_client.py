@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from crm_contract.client import ContractClient, OutcomeUnknown, TargetInconclusive, retry_delay
+from crm_contract.kit.client import ContractClient, OutcomeUnknown, TargetInconclusive, retry_delay
 
 
 def client_answering(answers: Iterator[httpx.Response | Exception], waits: list[float],

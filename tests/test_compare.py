@@ -15,13 +15,14 @@ import pytest
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from faulty_apps import FAULTY_APPS, READ_TOKEN, Served, reference_app
 
-from crm_contract import cli
-from crm_contract.clauses import CLAUSES
-from crm_contract.compare import (
+from crm_contract import commands as cli
+from crm_contract.hosting.embedded import free_port
+from crm_contract.kit.clauses import CLAUSES
+from crm_contract.kit.target import Target
+from crm_contract.runs.compare import (
     REFERENCE,
-    Target,
+    Column,
     build_comparison,
-    compare,
     exit_code,
     format_matrix,
     make_targets,
@@ -29,10 +30,10 @@ from crm_contract.compare import (
     replay_files,
     write_html,
 )
-from crm_contract.embedded import free_port
 
-TARGETS = [Target("1-reference", REFERENCE), Target("2-mock.example.com", "https://user:pw@mock.example.com:8443/v2?x=1",
-                                                   token="secret-token")]
+TARGETS = [Column("1-reference", Target.embedded_reference()),
+           Column("2-mock.example.com",
+                  Target.from_options("https://user:pw@mock.example.com:8443/v2?x=1", "secret-token"))]
 
 
 def report(verdicts: dict[str, str], target: str = "http://127.0.0.1:40000/v2", **fields: Any) -> dict[str, Any]:
@@ -53,9 +54,7 @@ MOCK_REPORT = report({**PASS, "A2": "fail", "A6": "not-run", "A11": "inconclusiv
 
 
 @pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command under `crm-contract compare`, whether or not cli.py registers it yet; no token inherited."""
-    monkeypatch.setitem(cli.cli.commands, "compare", compare)
+def no_inherited_token(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ZEEG_API_TOKEN", "ZEEG_API_READ_TOKEN", "PYTEST_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
 

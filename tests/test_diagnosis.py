@@ -19,9 +19,9 @@ from faulty_apps import Served, reference_app
 from hostile_apps import HOSTILE_APPS, mangled
 from test_suite_run import DEV, TOKEN, run, shown
 
-from crm_contract.client import Exchange
-from crm_contract.diagnosis import SuiteBug, diagnose
-from crm_contract.violations import ContractViolation
+from crm_contract.kit.client import Exchange
+from crm_contract.kit.violations import ContractViolation
+from crm_contract.plugin.diagnosis import SuiteBug, diagnose
 
 SETUP = {"attribute-as-list": "section 3", "attributes-as-mapping": "section 2"}
 RECORD = {"id": "497f6eca-6276-4993-bfeb-53cbbbba6f08", "objectSlug": "deals", "attributes": {},

@@ -15,8 +15,8 @@ from crm_contract.contract_tests.expectations import DOCUMENTED_NEAR_MISSES, PAR
 from crm_contract.reference_server.faults import BREAKS_ONLY_REFERENCE, FAULTS
 from crm_contract.strategies import NEAR_MISS_KINDS
 
-from crm_contract.clauses import CLAUSES
-from crm_contract.violations import clause_of
+from crm_contract.kit.clauses import CLAUSES
+from crm_contract.kit.violations import clause_of
 
 SUITE = Path(__file__).resolve().parent.parent / "contract_tests"
 DOCUMENTED, STRICT = Expectations("documented"), Expectations("strict")

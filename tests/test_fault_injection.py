@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from crm_contract.embedded import EmbeddedServer
-from crm_contract.fault_proxy import FaultProxy
+from crm_contract.hosting.embedded import EmbeddedServer
+from crm_contract.hosting.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.slow  # suite runs behind the fault-injecting proxy
 
@@ -34,7 +34,7 @@ BROAD = "test_a1_ or test_a2_ or test_a7_ or conformance or test_read_only_token
 
 def run(base_url: str, cache: Path, report: Path, *args: str, request_timeout: float = 15.0
         ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "crm_contract.cli", "run", "--base-url", base_url, "--profile", "strict",
+    command = [sys.executable, "-m", "crm_contract", "run", "--base-url", base_url, "--profile", "strict",
                "--seed", "1", "--request-timeout", str(request_timeout), "--report-dir", str(report), *args]
     env = {**os.environ, "ZEEG_API_TOKEN": WRITE, "ZEEG_API_READ_TOKEN": READ, "CRM_CONTRACT_CACHE_DIR": str(cache),
            "CRM_CONTRACT_PROGRESS": "no"}
@@ -104,7 +104,7 @@ def test_a_real_violation_behind_lost_answers_is_still_found_and_named(tmp_path:
 
 
 def test_an_interrupted_run_removes_what_it_made_before_it_exits(server: EmbeddedServer, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "crm_contract.cli", "run", "--base-url", server.base_url, "--profile", "strict"]
+    command = [sys.executable, "-m", "crm_contract", "run", "--base-url", server.base_url, "--profile", "strict"]
     env = {**os.environ, "ZEEG_API_TOKEN": WRITE, "ZEEG_API_READ_TOKEN": READ,
            "CRM_CONTRACT_CACHE_DIR": str(tmp_path), "CRM_CONTRACT_PROGRESS": "no"}
     # The default SIGINT handler in the child, as under a terminal (a background job would ignore it).

@@ -6,9 +6,9 @@ import itertools
 import uuid
 from typing import Any
 
-from crm_contract.client import Exchange
-from crm_contract.fidelity import Fidelity
-from crm_contract.violations import ContractViolation
+from crm_contract.kit.client import Exchange
+from crm_contract.kit.violations import ContractViolation
+from crm_contract.plugin.fidelity import Fidelity
 
 CLAUSES = [{"id": "A1", "verdict": "pass"}, {"id": "A2", "verdict": "pass"}]
 STAMP = "2025-06-01T10:00:00+00:00"

@@ -6,10 +6,10 @@ import httpx
 import pytest
 from hypothesis.errors import FlakyFailure, FlakyStrategyDefinition
 
-from crm_contract.client import NO_BODY, ContractClient, Exchange, TargetInconclusive
-from crm_contract.outcomes import confirmed, fault_reason, inconclusive_reason
-from crm_contract.traffic import Traffic
-from crm_contract.violations import ContractViolation
+from crm_contract.kit.client import NO_BODY, ContractClient, Exchange, TargetInconclusive
+from crm_contract.kit.traffic import Traffic
+from crm_contract.kit.violations import ContractViolation
+from crm_contract.plugin.outcomes import confirmed, fault_reason, inconclusive_reason
 
 
 def raised(error: BaseException, context: BaseException) -> BaseException:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_contract.pace import BudgetSpent, Pace, parse_rate
+from crm_contract.kit.pace import BudgetSpent, Pace, parse_rate
 
 
 class Clock:

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from crm_contract import SUITE
-from crm_contract.clauses import CLAUSES, CONTRACT_DOC
-from crm_contract.outcomes import FAILED, INCONCLUSIVE, OK, USAGE, run_exit_code
+from crm_contract.kit.clauses import CLAUSES, CONTRACT_DOC
+from crm_contract.plugin.outcomes import FAILED, INCONCLUSIVE, OK, USAGE, run_exit_code
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOTS: dict[str, str] = runpy.run_path(str(ROOT / "setup.py"), run_name="setup")["ROOTS"]
@@ -103,9 +103,9 @@ def test_the_contract_document_has_every_clause_with_its_tag() -> None:
 
 def test_the_plugin_module_is_cheap_to_import() -> None:
     """pytest loads it for every run in the environment: no HTTP client, no Hypothesis, no server."""
-    code = ("import sys, crm_contract.pytest_plugin; "
-            "print(sorted(m for m in ('httpx', 'hypothesis', 'starlette', 'schemathesis', 'crm_contract.session', "
-            "'crm_contract.reference_server') if m in sys.modules))")
+    code = ("import sys, crm_contract.plugin; "
+            "print(sorted(m for m in ('httpx', 'hypothesis', 'starlette', 'schemathesis', "
+            "'crm_contract.plugin.session', 'crm_contract.reference_server') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
 
@@ -140,7 +140,7 @@ def test_without_pytest_base_url_the_plugin_adds_base_url_itself(tmp_path: Path,
     hide = "import sys; sys.modules['pytest_base_url'] = None; sys.modules['pytest_base_url.plugin'] = None; " \
         if how == "missing" else ""
     extra = ["-p", "no:base_url"] if how == "blocked" else []
-    code = (f"{hide}import pytest, sys; sys.exit(pytest.main(['-p', 'crm_contract.pytest_plugin', *{extra!r}, "
+    code = (f"{hide}import pytest, sys; sys.exit(pytest.main(['-p', 'crm_contract.plugin', *{extra!r}, "
             "'-p', 'no:cacheprovider', '-q', '--base-url', 'http://a.invalid/v2', 'test_url.py']))")
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only the plugins named here: as if pytest-base-url were absent
@@ -160,7 +160,7 @@ def test_run_exit_codes_tell_a_setup_error_from_no_verdict() -> None:
 
 
 def test_a_plugin_that_fails_to_load_is_exit_2_with_one_line(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "crm_contract.cli", "run", "--", "-p", "no_such_plugin_crm"],
+    done = subprocess.run([sys.executable, "-m", "crm_contract", "run", "--", "-p", "no_such_plugin_crm"],
                           cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == USAGE, done.stdout + done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -176,7 +176,7 @@ def test_a_run_ignores_the_pytest_configuration_of_the_working_directory(tmp_pat
         folder.mkdir(exist_ok=True)
         (folder / "conftest.py").write_text("raise RuntimeError('the working directory's conftest was loaded')\n")
     env = {**os.environ, "CRM_CONTRACT_CACHE_DIR": str(tmp_path / "cache"), "CRM_CONTRACT_PROGRESS": "no"}
-    done = subprocess.run([sys.executable, "-m", "crm_contract.cli", "run", "--", "-k", "test_a1_"], cwd=tmp_path,
+    done = subprocess.run([sys.executable, "-m", "crm_contract", "run", "--", "-k", "test_a1_"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, check=False)
     assert done.returncode == OK, done.stdout[-3000:] + done.stderr[-3000:]
     assert "2 passed" in done.stdout
@@ -188,7 +188,7 @@ def test_a_run_from_an_empty_directory_leaves_only_its_report(tmp_path: Path) ->
     work.mkdir()
     env = {**os.environ, "CRM_CONTRACT_CACHE_DIR": str(cache), "CRM_CONTRACT_PROGRESS": "no"}
     env.pop("PYTEST_ADDOPTS", None)
-    done = subprocess.run([sys.executable, "-m", "crm_contract.cli", "run", "--report-dir", "r", "--",
+    done = subprocess.run([sys.executable, "-m", "crm_contract", "run", "--report-dir", "r", "--",
                            "-k", "test_a1_"], cwd=work, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == OK, done.stdout + done.stderr
     assert sorted(p.name for p in work.iterdir()) == ["r"], "nothing but the report in the working directory"

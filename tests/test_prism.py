@@ -22,7 +22,7 @@ import pytest
 from crm_contract.contract import OPENAPI_PATH
 from test_suite_run import DEV, ROOT, run, shown
 
-from crm_contract.embedded import free_port
+from crm_contract.hosting.embedded import free_port
 
 pytestmark = pytest.mark.slow  # npm, Node and suite runs against Prism
 

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from crm_contract.clauses import clauses_of
-from crm_contract.progress import StatusLine, Tally, in_ci, progress_mode, show_progress
-from crm_contract.traffic import Traffic
+from crm_contract.kit.clauses import clauses_of
+from crm_contract.kit.traffic import Traffic
+from crm_contract.plugin.progress import StatusLine, Tally, in_ci, progress_mode, show_progress
 
 ROOT = Path(__file__).resolve().parent.parent
-SUITE = [sys.executable, "-m", "pytest", "--pyargs", "crm_contract.contract_tests", "-p", "crm_contract.pytest_plugin",
+SUITE = [sys.executable, "-m", "pytest", "--pyargs", "crm_contract.contract_tests", "-p", "crm_contract.plugin",
          "-p", "no:cacheprovider", "--hypothesis-profile", "dev", "-n", "0"]  # -n 0: not this checkout's addopts
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x1b\x07]*(?:\x1b\\|\x07)")
 SUMMARY = re.compile(r"^=+ .*\d+ passed.* in [\d.]+s.* =+$")
@@ -59,7 +59,7 @@ def screen(raw: str) -> list[str]:
 
 
 def test_the_public_names_are_declared() -> None:
-    from crm_contract import progress
+    from crm_contract.plugin import progress
 
     defined = {name for name, value in vars(progress).items()
                if not name.startswith("_") and getattr(value, "__module__", None) == progress.__name__}
@@ -211,7 +211,7 @@ def test_the_line_is_rewritten_in_place_and_only_when_it_changes(pipe: tuple[Sta
 
 
 def test_the_hooks_turn_fake_reports_into_the_line(pipe: tuple[StatusLine, int]) -> None:
-    from crm_contract.progress import Progress
+    from crm_contract.plugin.progress import Progress
 
     line, reader = pipe
     reporter = SimpleNamespace(showfspath=None, _show_progress_info="progress")

@@ -1,7 +1,7 @@
 """`crm-contract diff`: clause and test transitions between two hand-made reports, and its exit codes.
 
 The reports are written by hand (see docs/report-format.md), so these tests say exactly which clause
-moved where; the command runs through `crm_contract.cli.main`, as the console script does. The last
+moved where; the command runs through `crm_contract.commands.main`, as the console script does. The last
 tests check the CI examples that use diff as a regression gate: they parse, and their gate logic, run by
 bash with stand-ins for crm-contract and curl, gives the exit codes the examples promise.
 """
@@ -17,15 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from crm_contract import cli
-from crm_contract.clauses import CLAUSES
+from crm_contract import commands as cli
+from crm_contract.kit.clauses import CLAUSES
 from crm_contract.reports.diff import (
     CHANGED,
     FIXED,
     NEW_FAILURE,
     STILL_FAILING,
     UNCHANGED,
-    diff,
     diff_reports,
     format_diff,
 )
@@ -67,12 +66,6 @@ NEW = report(
     [case("t::a1", "A1", "fail", "expected HTTP 201, got 200"), case("t::a2", "A2", "pass"),
      case("t::a3", "A3", "fail", "matched 'ABC' for 'abc'"), case("t::a3b", "A3", "fail", "matched 'X' for 'x'")],
 )
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command under `crm-contract diff`, whether or not cli.py registers it yet."""
-    monkeypatch.setitem(cli.cli.commands, "diff", diff)
 
 
 def write(path: Path, data: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import crm_contract.reports as reports_package
-from crm_contract.clauses import CLAUSES
+from crm_contract.kit.clauses import CLAUSES
 from crm_contract.reports import browser, failure_key, page_text, render_html, render_in_chromium
 
 ROOT = Path(__file__).resolve().parents[1]

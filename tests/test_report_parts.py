@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from crm_contract.clauses import CLAUSES
-from crm_contract.embedded import EmbeddedServer
-from crm_contract.examples import find_reproduction
-from crm_contract.recorder import Entry, clause_verdicts, portable_id
-from crm_contract.redaction import Redactor, public_url
+from crm_contract.hosting.embedded import EmbeddedServer
+from crm_contract.kit.clauses import CLAUSES
+from crm_contract.kit.examples import find_reproduction
+from crm_contract.kit.redaction import Redactor, public_url
+from crm_contract.kit.violations import clause_of
+from crm_contract.plugin.recorder import Entry, clause_verdicts, portable_id
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import shell_script
-from crm_contract.violations import clause_of
 
 # Redaction ---------------------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from crm_contract.embedded import EmbeddedServer
+from crm_contract.hosting.embedded import EmbeddedServer
 from crm_contract.reports import render_in_chromium
 
 pytestmark = pytest.mark.slow  # whole suite runs that write reports, replays in subprocesses
@@ -37,7 +37,7 @@ FAULT = "update_answers_201"
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("ZEEG_API_TOKEN", "ZEEG_API_READ_TOKEN", "PYTEST_BASE_URL", "CI")}
-    return subprocess.run([sys.executable, "-m", "crm_contract.cli", *args], cwd=ROOT, env=environment,
+    return subprocess.run([sys.executable, "-m", "crm_contract", *args], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=300, check=False)
 
 

@@ -32,7 +32,7 @@ from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
-from crm_contract.embedded import EmbeddedServer
+from crm_contract.hosting.embedded import EmbeddedServer
 
 RECORDS_SLUG = "st-records"  # records of this object are read and written; its attributes never change
 SANDBOX_SLUG = "st-sandbox"  # the object and attribute calls change this one

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from crm_contract.embedded import EmbeddedServer
+from crm_contract.hosting.embedded import EmbeddedServer
 
 PARALLEL = 50
 ROUNDS = 3

@@ -25,13 +25,13 @@ from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from faulty_apps import FAULTY_APPS, READ_TOKEN, Served, reference_app
 
 from crm_contract import SUITE
-from crm_contract.embedded import EmbeddedServer, free_port
+from crm_contract.hosting.embedded import EmbeddedServer, free_port
 
 pytestmark = pytest.mark.slow  # `crm-contract run` end to end, one subprocess per test
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).with_name("crm-contract")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract"]
 # The plugin comes from its entry point; -n 0 undoes this checkout's addopts (xdist for its own tests).
 PLAIN_PYTEST = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-n", "0"]
 DEV = ["--hypothesis-profile", "dev"]

@@ -14,11 +14,11 @@ from crm_contract.contract_tests.calls import definition
 from crm_contract.contract_tests.subjects import MATCHING_LABEL, assert_object_definition
 from crm_contract.strategies import AttributeDefinition, ObjectDefinition
 
-from crm_contract.client import ContractClient
-from crm_contract.embedded import EmbeddedServer
-from crm_contract.ledger import Ledger, read_ledgers
-from crm_contract.sweep import RUN_SLUG, sweep
-from crm_contract.workspace import Workspace
+from crm_contract.hosting.embedded import EmbeddedServer
+from crm_contract.kit.client import ContractClient
+from crm_contract.kit.ledger import Ledger, read_ledgers
+from crm_contract.kit.sweep import RUN_SLUG, sweep
+from crm_contract.kit.workspace import Workspace
 
 TOKEN = "sweep-test-token"
 
@@ -145,7 +145,7 @@ def test_the_sweep_command_says_what_it_removed_and_refuses_bad_input(api: Contr
     env = {**os.environ, "ZEEG_API_TOKEN": TOKEN, "CRM_CONTRACT_CACHE_DIR": str(tmp_path)}
 
     def sweep_command(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "crm_contract.cli", "sweep", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "crm_contract", "sweep", *args], env=env,
                               capture_output=True, text=True, check=False, timeout=120)
 
     done = sweep_command("--base-url", server.base_url)

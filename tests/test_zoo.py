@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from crm_contract.reference_server import FAULTS
 
-from crm_contract.zoo import CORRECT, format_matrix, run_zoo
+from crm_contract.runs.zoo import CORRECT, format_matrix, run_zoo
 
 pytestmark = pytest.mark.slow  # the kill matrix: the suite against every catalogue fault
 

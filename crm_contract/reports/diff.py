@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import click
-
-from crm_contract.clauses import CLAUSES
-from crm_contract.outcomes import FAILED, OK, USAGE
+from crm_contract.errors import UsageError
+from crm_contract.kit.clauses import CLAUSES
 
 __all__ = [
     "ABSENT",
@@ -36,7 +34,7 @@ __all__ = [
     "ReportError",
     "check_report",
     "clause_order",
-    "diff",
+    
     "diff_reports",
     "format_diff",
     "load_report",
@@ -49,10 +47,8 @@ ABSENT = "absent"  # the verdict shown for a clause or test that one report does
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-class ReportError(click.ClickException):
+class ReportError(UsageError):
     """A file that is not a readable crm-contract report: one line, exit code 2."""
-
-    exit_code = USAGE
 
 
 @dataclass(frozen=True)
@@ -266,23 +262,6 @@ def plural(count: int, noun: str) -> str:
     if count == 1 or noun in (UNCHANGED, CHANGED, FIXED, STILL_FAILING):
         return f"{count} {noun}"
     return f"{count} {noun}s"
-
-
-@click.command()
-@click.argument("old", metavar="OLD.json", type=click.Path(dir_okay=True))
-@click.argument("new", metavar="NEW.json", type=click.Path(dir_okay=True))
-def diff(old: str, new: str) -> int:
-    """Compare two runs' report.json, clause by clause and test by test.
-
-    A report directory stands for its report.json. Exit 0 nothing fails that did not fail before,
-    1 something newly fails (a clause, or a test), 2 an input is not a crm-contract report.
-    """
-    old_report, new_report = load_report(old), load_report(new)
-    result = diff_reports(old_report, new_report)
-    for warning in result.warnings:
-        click.echo(f"crm-contract: warning: {warning}", err=True)
-    click.echo(format_diff(result, describe(old, old_report), describe(new, new_report)))
-    return FAILED if result.regressed else OK
 
 
 def describe(path: str, report: Mapping[str, Any]) -> str:

@@ -136,7 +136,7 @@ def _failures_of(
 
 
 def _fidelity(reports: Sequence[Mapping[str, Any]]) -> str:
-    """Each target's fidelity paragraph (`crm_contract.fidelity`), first: what kind of target it is."""
+    """Each target's fidelity paragraph (`crm_contract.plugin.fidelity`), first: what kind of target it is."""
     said = [(r, (r.get("fidelity") or {}).get("summary")) for r in reports]
     return "".join(f'<p class="fidelity">{"<b>" + _e(_target(r)) + ":</b> " if len(reports) > 1 else ""}{_e(text)}</p>'
                    for r, text in said if text)

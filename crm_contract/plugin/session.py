@@ -1,6 +1,6 @@
 """The contract suite's pytest session: Hypothesis profiles, the target, and the run's plugins.
 
-``crm_contract.pytest_plugin`` calls `start` from its ``pytest_configure`` when the contract suite is
+``crm_contract.plugin`` calls `start` from its ``pytest_configure`` when the contract suite is
 collected (or its options are used), and never otherwise: nothing here runs for a user's own tests.
 `start` registers the Hypothesis profiles, puts Hypothesis's storage and pytest's cache in the user
 cache directory (`cache_root`), registers this module (the ``target`` fixture, the report header, the
@@ -13,7 +13,7 @@ the embedded reference server on a free loopback port and targets it.
 
 Exit statuses are those of ``crm-contract run``, under plain pytest too: 0 every test passed, 1 a
 contract test failed, 3 inconclusive (the only failures were tests the target left without a verdict,
-see ``crm_contract.outcomes``; they are reported as INCONCLUSIVE, with the reason). A wrong URL, token
+see ``crm_contract.plugin.outcomes``; they are reported as INCONCLUSIVE, with the reason). A wrong URL, token
 or object ends the session with pytest's own usage-error status, 4, which ``crm-contract run`` reports
 as 2.
 """
@@ -21,40 +21,31 @@ as 2.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import UnsatisfiedAssumption
 
-from crm_contract.client import ContractClient, OutcomeUnknown, TargetInconclusive
-from crm_contract.contract_tests.expectations import PARTS, Expectations
-from crm_contract.outcomes import INCONCLUSIVE, RunOutcome, check_target
-from crm_contract.pace import Pace, parse_rate
-from crm_contract.probe import TargetUnusable
-from crm_contract.pytest_plugin import CONTRACT_PROFILES
-from crm_contract.redaction import Redactor, public_url
-from crm_contract.strategies import ObjectDefinition
-from crm_contract.traffic import Traffic
+from crm_contract.contract_tests.expectations import PARTS
+from crm_contract.errors import INCONCLUSIVE, TargetUnusable, UsageError
+from crm_contract.kit.cache import cache_root
+from crm_contract.kit.client import ContractClient, OutcomeUnknown, TargetInconclusive
+from crm_contract.kit.pace import Pace, parse_rate
+from crm_contract.kit.redaction import Redactor
+from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target
+from crm_contract.plugin.outcomes import RunOutcome
 
-__all__ = [
-    "CACHE_ENV", "CONTRACT_PROFILES", "READ_SCOPES", "WRITE_SCOPES", "DiscardedExample", "Target", "cache_root",
-    "embedded_tokens",
-    "register_profiles", "start",
-]
+__all__ = ["DiscardedExample", "contract_profile", "register_profiles", "start", "target_of"]
 
 R_PARTS = [name for name, part in PARTS.items() if part.tag == "R"]
-READ_SCOPES = frozenset({"crm:read"})
-WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
-CACHE_ENV = "CRM_CONTRACT_CACHE_DIR"
 _OUTCOME = pytest.StashKey[RunOutcome]()
 _LEFT_OUT = pytest.StashKey[int]()
+_TARGET = pytest.StashKey[Target]()  # the target as the options give it (an embedded one not started yet)
+_CHECKED = pytest.StashKey[bool]()  # the runner checked it already (--crm-target): no second pre-flight
 
 
 class DiscardedExample(OutcomeUnknown, UnsatisfiedAssumption):
@@ -62,20 +53,9 @@ class DiscardedExample(OutcomeUnknown, UnsatisfiedAssumption):
 
     The example's checks cannot be trusted (the target's state is not known), but every example works
     on records and objects of its own, so the next one starts clean. A test whose examples are
-    discarded too often ends inconclusive (see `crm_contract.outcomes`).
+    discarded too often ends inconclusive (see `crm_contract.plugin.outcomes`).
     """
 
-
-def cache_root() -> Path:
-    """Where runs keep Hypothesis's example database and pytest's cache, never the working directory.
-
-    ``$CRM_CONTRACT_CACHE_DIR``, else ``$XDG_CACHE_HOME/crm-contract``, else ``~/.cache/crm-contract``.
-    """
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "crm-contract"
 
 
 def register_profiles() -> None:
@@ -109,28 +89,30 @@ def start(config: pytest.Config) -> None:
         set_hypothesis_home_dir(cache_root() / "hypothesis")
     register_profiles()
     ContractClient.unknown_outcome = DiscardedExample
-    if bool(config.getoption("crm_object")) != bool(config.getoption("matching_attribute")):
-        raise pytest.UsageError("--object and --matching-attribute go together: give both or neither")
+    try:
+        config.stash[_TARGET] = target_from_options(config)
+    except UsageError as error:
+        raise pytest.UsageError(error.message) from None
     outcome = config.stash[_OUTCOME] = RunOutcome(pace_from(config))
     ContractClient.wait_listeners.append(outcome.traffic.pace.waited_for)
     config.pluginmanager.register(sys.modules[__name__], "crm-contract-session")
     config.pluginmanager.register(outcome, "crm-contract-outcome")
-    from crm_contract.progress import Progress  # inert unless a person watches a terminal
+    from crm_contract.plugin.progress import Progress  # inert unless a person watches a terminal
 
     config.pluginmanager.register(Progress(config, outcome.traffic), "crm-contract-progress")
     report_dir, replay = config.getoption("crm_report_dir"), config.getoption("crm_replay")
-    from crm_contract.recorder import Recorder  # always: the terminal's fidelity summary comes from it too
+    from crm_contract.plugin.recorder import Recorder  # always: the terminal's fidelity summary comes from it too
 
     config.pluginmanager.register(Recorder(config, outcome, Path(report_dir) if report_dir else None),
                                   "crm-contract-recorder")
     if replay:
-        from crm_contract.replay import Replaying
+        from crm_contract.plugin.replaying import Replaying
 
         config.pluginmanager.register(Replaying.load(replay), "crm-contract-replay")
 
 
 def pace_from(config: pytest.Config) -> Pace:
-    """The run's pace from --rate-limit, --max-requests and --max-slowdown (see `crm_contract.pace`)."""
+    """The run's pace from --rate-limit, --max-requests and --max-slowdown (see `crm_contract.kit.pace`)."""
     rate = config.getoption("crm_rate_limit")
     try:
         ceiling = parse_rate(rate) if rate else None
@@ -145,47 +127,39 @@ def pace_from(config: pytest.Config) -> Pace:
     return Pace(ceiling=ceiling, max_requests=budget, max_slowdown=2.0 if slowdown is None else slowdown)
 
 
+def target_from_options(config: pytest.Config) -> Target:
+    """The target of the options: the one a runner checked (--crm-target), a --base-url, or the embedded server.
+
+    Only a target the runner handed over is not checked again; one given to plain pytest is validated
+    here and probed by the ``target`` fixture.
+    """
+    handed = config.getoption("crm_target")
+    config.stash[_CHECKED] = bool(handed)
+    if handed:
+        return Target.load(handed)
+    token = config.getoption("token") or os.environ.get(TOKEN_ENV)
+    read_token = config.getoption("read_token") or os.environ.get(READ_TOKEN_ENV)
+    profile, timeout = config.getoption("contract_profile"), config.getoption("crm_request_timeout")
+    base_url = _base_url(config)
+    if not base_url:
+        return Target.embedded_reference(token, read_token, contract_profile=profile, timeout=timeout)
+    return Target.from_options(base_url, token, read_token, contract_profile=profile, timeout=timeout,
+                               object_slug=config.getoption("crm_object"),
+                               matching_attribute=config.getoption("matching_attribute"))
+
+
+def target_of(config: pytest.Config) -> Target:
+    return config.stash[_TARGET]
+
+
 def contract_profile(config: pytest.Config) -> str:
-    """The profile asked for; else documented for a target given by --base-url, strict for the embedded server."""
-    return config.getoption("contract_profile") or ("documented" if _base_url(config) else "strict")
+    """The target's profile: asked for, else documented for a target given by --base-url, strict for ours."""
+    return target_of(config).contract_profile
 
 
 def strict_adds(config: pytest.Config) -> int | None:
     """How many tests of reference choices the documented profile left out (None under strict)."""
     return config.stash.get(_LEFT_OUT, None)
-
-
-@dataclass(frozen=True)
-class Target:
-    """The API under test: where it is, how to authenticate, and which contract profile applies."""
-
-    base_url: str
-    token: str
-    read_token: str | None = None
-    contract_profile: str = "strict"
-    object_slug: str | None = None
-    matching_attribute: str | None = None
-    timeout: float = 15.0
-    traffic: Traffic | None = field(default=None, repr=False, compare=False)
-    # The objects the run made, by slug (filled by the workspace), for replay files to recreate.
-    definitions: dict[str, ObjectDefinition] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def expect(self) -> Expectations:
-        """What the suite's expectations mean under this target's contract profile."""
-        return Expectations(self.contract_profile)
-
-    def client(self, *, token: str | None = None, anonymous: bool = False) -> httpx.Client:
-        """An ``httpx.Client`` for the target, sending ``token`` (default: the write token)."""
-        headers = {"Accept": "application/json"}
-        if not anonymous:
-            headers["Authorization"] = f"Bearer {token or self.token}"
-        return httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(self.timeout, connect=min(5.0, self.timeout)),
-            event_hooks=self.traffic.event_hooks() if self.traffic else None,
-        )
 
 
 # The hooks and the fixture below take effect through `start`, which registers this module.
@@ -203,7 +177,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    where = public_url(_base_url(config) or "") or "the embedded reference server"
+    where = target_of(config).public_url if target_of(config).base_url else "the embedded reference server"
     seed = config.getoption("--hypothesis-seed", None)  # so that a failing run can be repeated
     header = (f"crm-contract: target {where}, contract profile {contract_profile(config)}, "
               f"hypothesis profile {settings.get_current_profile_name()}")
@@ -239,37 +213,22 @@ def _base_url(config: pytest.Config) -> str | None:
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     """The API under test; without a base URL, an embedded reference server for the session."""
     config = request.config
-    options: dict[str, Any] = {
-        "contract_profile": contract_profile(config),
-        "object_slug": config.getoption("crm_object"),
-        "matching_attribute": config.getoption("matching_attribute"),
-        "traffic": config.stash[_OUTCOME].traffic,
-        "timeout": config.getoption("crm_request_timeout") or 15.0,
-    }
-    token = config.getoption("token") or os.environ.get("ZEEG_API_TOKEN")
-    read_token = config.getoption("read_token") or os.environ.get("ZEEG_API_READ_TOKEN")
-    base_url = _base_url(config)
-    if base_url:
-        if not token:
-            pytest.exit(f"a token is needed for {base_url}: --token or ZEEG_API_TOKEN", returncode=4)
+    chosen = target_of(config).with_traffic(config.stash[_OUTCOME].traffic)
+    if not chosen.embedded and not config.stash[_CHECKED]:
         try:  # a wrong URL or token is a set-up error, not a failure of every test
-            check_target(base_url, token, read_token, options["object_slug"], options["matching_attribute"])
+            chosen.preflight()
         except TargetUnusable as error:
-            pytest.exit(str(error), returncode=4)
+            pytest.exit(error.message, returncode=4)
         except TargetInconclusive as error:
             config.stash[_OUTCOME].declared_inconclusive = True
             pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
-        yield _announced(config, Target(base_url, token, read_token, **options))
-        return
-    from crm_contract.embedded import EmbeddedServer  # only when no target was given
+    from crm_contract.hosting.embedded import started  # starts a server only for an embedded target
 
     try:
-        write_token, read_only_token = embedded_tokens(token, read_token)
-    except ValueError as error:
-        pytest.exit(str(error), returncode=4)
-    tokens = {write_token: WRITE_SCOPES, read_only_token: READ_SCOPES}
-    with EmbeddedServer(tokens=tokens) as server:
-        yield _announced(config, Target(server.base_url, write_token, read_only_token, **options))
+        with started(chosen) as ready:
+            yield _announced(config, ready)
+    except UsageError as error:
+        pytest.exit(error.message, returncode=4)
 
 
 def _announced(config: pytest.Config, target: Target) -> Target:
@@ -279,18 +238,3 @@ def _announced(config: pytest.Config, target: Target) -> Target:
     if recorder is not None:
         recorder.use_target(target)
     return target
-
-
-def embedded_tokens(token: str | None, read_token: str | None) -> tuple[str, str]:
-    """The write token and the read-only token of an embedded server.
-
-    The write token defaults to the reference server's; the read-only token to a random one, so that
-    scope checks (403) can run against the embedded server too.
-    """
-    from crm_contract.reference_server.access import DEFAULT_WRITE_TOKEN
-
-    write_token = token or DEFAULT_WRITE_TOKEN
-    read_only_token = read_token or f"read-{secrets.token_hex(8)}"
-    if read_only_token == write_token:
-        raise ValueError("the read-only token must differ from the write token")
-    return write_token, read_only_token

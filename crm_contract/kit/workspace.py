@@ -3,7 +3,7 @@
 Objects get run-unique slugs; on an existing object (`--object`), only records whose creation the run
 saw are deleted at the end, and nothing else is ever modified or deleted.
 
-Everything is written to the run's ledger (`crm_contract.ledger`) before the create is sent, so that
+Everything is written to the run's ledger (`crm_contract.kit.ledger`) before the create is sent, so that
 `crm-contract sweep` can remove what a killed run left. A create whose answer is lost is not sent
 blindly again: the workspace reads the object back by its run-unique slug (or the attribute by its
 label) and goes on with what is there.

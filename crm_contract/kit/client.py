@@ -12,7 +12,7 @@ whether the request may have taken effect:
   could create a second record or turn a 201 into a 200. The client raises `OutcomeUnknown`, and the
   caller finds out what happened (the workspace reads back by its run-unique slug) or gives up on
   the example (the suite's session makes it a discarded Hypothesis example, see
-  `crm_contract.session`).
+  `crm_contract.plugin.session`).
 
 If faults go on, `TargetInconclusive` ends the test as inconclusive rather than failed. Every exchange
 is kept in the transcript, with the faults that preceded its answer, so that a check that failed can
@@ -34,6 +34,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import httpx
+
+from crm_contract.errors import Inconclusive
 
 __all__ = [
     "NO_BODY", "NOT_PROCESSED_STATUSES", "RETRIED_STATUSES", "SAFE_METHODS", "ContractClient", "Exchange",
@@ -81,7 +83,7 @@ def retry_delay(status: int | None, retry_after: str | None, attempt: int, max_w
     return random.uniform(0, min(8.0, 0.25 * 2 ** (attempt - 1)))
 
 
-class TargetInconclusive(Exception):
+class TargetInconclusive(Inconclusive):
     """The target kept answering 429, 5xx gateway errors or timing out: no verdict is possible."""
 
 
@@ -131,12 +133,12 @@ class ContractClient:
     # a discarded example; elsewhere (set-up, scripts) it is a plain `OutcomeUnknown`.
     unknown_outcome: ClassVar[type[OutcomeUnknown]] = OutcomeUnknown
     # Called with (method, path, params, json body) before any write of any client is sent: the
-    # workspace writes down run-unique keys sent into objects the run did not make (`crm_contract.ledger`).
+    # workspace writes down run-unique keys sent into objects the run did not make (`crm_contract.kit.ledger`).
     write_listeners: ClassVar[list[Callable[[str, str, Mapping[str, Any] | None, Any], None]]] = []
     # Called with the seconds of every wait before sending again (the run's pace counts them).
     wait_listeners: ClassVar[list[Callable[[float], None]]] = []
     # The latest exchanges of every client of the process, and how many there were in all: a test that
-    # ends in an exception of the suite's own is explained by the answers it got (`crm_contract.diagnosis`).
+    # ends in an exception of the suite's own is explained by the answers it got (`crm_contract.plugin.diagnosis`).
     recent: ClassVar[deque[Exchange]] = deque(maxlen=400)
     recorded: ClassVar[int] = 0
     # Called with every exchange of every client (the run's fidelity summary watches them).

@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crm_contract.client import Exchange
-from crm_contract.shapes import relative_path, shape_problem
-from crm_contract.violations import ContractViolation
+from crm_contract.kit.client import Exchange
+from crm_contract.kit.shapes import relative_path, shape_problem
+from crm_contract.kit.violations import ContractViolation
 
 __all__ = ["Fidelity", "Sign"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from crm_contract.violations import clause_of
+from crm_contract.kit.violations import clause_of
 
 __all__ = ["CLAUSES", "CONTRACT_DOC", "Clause", "clause_ids", "clauses_of"]
 

@@ -2,10 +2,10 @@
 
 The use it is made for is mock fidelity: "does my mock of the Zeeg API keep the contract where the
 reference server does?" (`--base-url reference --base-url http://localhost:4010/v2`), or staging
-against the reference. Each target is checked by `crm-contract run --report-dir DIR/<n>-<host>` in a
-subprocess, one after the other, with one seed for all, so that every target sees the same examples
-and nothing of the suite is imported here. The reports are then joined into `DIR/compare.json`,
-`DIR/compare.html` and a text matrix.
+against the reference. Each target is checked by `crm_contract.runs.runner.run_suite` into
+`DIR/<n>-<host>`, one after the other, with one seed for all, so that every target sees the same
+examples; the suite runs in the runner's child process, so nothing of it is imported here. The
+reports are then joined into `DIR/compare.json`, `DIR/compare.html` and a text matrix.
 
 Exit codes: 0 the targets agree on every clause; 1 they differ on a clause; 2 usage or configuration
 error (a bad URL, fewer than two base URLs, a token count that does not pair up, an unusable target);
@@ -16,87 +16,56 @@ them was left without a verdict (a rate-limited target is not evidence of a diff
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
-import subprocess
-import sys
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import click
-
-from crm_contract.clauses import CLAUSES
-from crm_contract.outcomes import CLOCK_START, FAILED, INCONCLUSIVE, OK, USAGE
-from crm_contract.redaction import public_url
+from crm_contract.errors import FAILED, INCONCLUSIVE, OK, USAGE, Inconclusive, UsageError
+from crm_contract.kit.clauses import CLAUSES
+from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target, check_url
 from crm_contract.reports.diff import ABSENT, ReportError, clause_order, load_report
+from crm_contract.runs.runner import RunOptions, run_suite
 
 __all__ = [
-    "COMPARE_FORMAT",
-    "REFERENCE",
-    "CompareError",
-    "Target",
-    "build_comparison",
-    "compare",
-    "exit_code",
-    "format_matrix",
-    "make_targets",
-    "pair_tokens",
-    "replay_files",
-    "write_html",
+    "COMPARE_FORMAT", "REFERENCE", "Column", "CompareError", "build_comparison", "exit_code", "format_matrix",
+    "make_targets", "pair_tokens", "preflight", "replay_files", "run_target", "write_html",
 ]
 
 COMPARE_FORMAT = "crm-contract-compare/1"
 REFERENCE = "reference"  # the --base-url that stands for the embedded reference server
-TOKEN_ENV, READ_TOKEN_ENV = "ZEEG_API_TOKEN", "ZEEG_API_READ_TOKEN"
-_ERROR_LINE = re.compile(r"^crm-contract: (error|inconclusive): (.*)$", re.MULTILINE)
 
 
-class CompareError(click.ClickException):
+class CompareError(UsageError):
     """Bad input or an unusable target: one line, exit code 2."""
-
-    exit_code = USAGE
-
-
-def inconclusive(message: str) -> click.ClickException:
-    """The `run` command's own inconclusive error (exit 3, labelled so), imported late: cli imports us."""
-    from crm_contract.errors import Inconclusive
-
-    return Inconclusive(message)
 
 
 @dataclass(frozen=True)
-class Target:
-    """One column of the comparison: where it is, and the tokens its run gets through the environment."""
+class Column:
+    """One column of the comparison: its name and its target (`Target.embedded_reference` for REFERENCE)."""
 
     name: str  # `<n>-<host>`, also the name of its report directory
-    base_url: str  # REFERENCE or an http(s) URL
-    token: str | None = field(default=None, repr=False)
-    read_token: str | None = field(default=None, repr=False)
+    target: Target = field(repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return REFERENCE if self.target.embedded else self.target.base_url
+
+    @property
+    def token(self) -> str | None:
+        """The token given for the target; the embedded server's own is not one."""
+        return None if self.target.embedded else self.target.token
 
     @property
     def shown_url(self) -> str:
         """The base URL without user info, query or fragment, as reports give it: no credential leaves."""
-        return REFERENCE if self.base_url == REFERENCE else public_url(self.base_url)
+        return REFERENCE if self.target.embedded else self.target.public_url
 
 
 # Targets from the options ----------------------------------------------------------------------------------
-
-
-def check_url(url: str) -> None:
-    if url == REFERENCE:
-        return
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CompareError(f"--base-url must be an http:// or https:// URL or {REFERENCE!r}, not {url!r}")
 
 
 def pair_tokens(values: Sequence[str], urls: Sequence[str], option: str) -> list[str | None]:
@@ -125,13 +94,14 @@ def pair_tokens(values: Sequence[str], urls: Sequence[str], option: str) -> list
 
 
 def make_targets(base_urls: Sequence[str], tokens: Sequence[str], read_tokens: Sequence[str],
-                 environ: Mapping[str, str]) -> list[Target]:
+                 environ: Mapping[str, str], profile: str = "strict") -> list[Column]:
     """The targets in the order given, with their tokens; every usage error is found before any run."""
     if len(base_urls) < 2:
         raise CompareError(f"compare needs at least two --base-url (use {REFERENCE!r} for the embedded reference "
                            "server)")
     for url in base_urls:
-        check_url(url)
+        if url != REFERENCE:
+            check_url(url, alternatives=f" or {REFERENCE!r}")
     fallback = [environ[TOKEN_ENV]] if environ.get(TOKEN_ENV) else []
     read_fallback = [environ[READ_TOKEN_ENV]] if environ.get(READ_TOKEN_ENV) else []
     paired = pair_tokens(list(tokens) or fallback, base_urls, "--token")
@@ -143,72 +113,53 @@ def make_targets(base_urls: Sequence[str], tokens: Sequence[str], read_tokens: S
         if read_token is not None and read_token == token:
             raise CompareError(f"the read-only token of {url} must differ from its --token")
         host = REFERENCE if url == REFERENCE else re.sub(r"[^A-Za-z0-9.-]", "_", urlsplit(url).hostname or "")
-        targets.append(Target(f"{n}-{host}", url, token, read_token))
+        target = (Target.embedded_reference(contract_profile=profile) if url == REFERENCE
+                  else Target.from_options(url, token, read_token, contract_profile=profile))
+        targets.append(Column(f"{n}-{host}", target))
     return targets
 
 
 # Running ---------------------------------------------------------------------------------------------------
 
 
-def preflight(targets: Sequence[Target]) -> None:
+def preflight(columns: Sequence[Column]) -> None:
     """Probe every URL target before the first run, so a mock that is down fails now, not after an hour."""
-    from crm_contract.client import TargetInconclusive
-    from crm_contract.outcomes import check_target
-    from crm_contract.probe import TargetUnusable
-
-    for target in targets:
-        if target.base_url == REFERENCE or target.token is None:
+    for column in columns:
+        if column.target.embedded:
             continue
         try:
-            check_target(target.base_url.rstrip("/"), target.token, target.read_token, None, None)
-        except TargetUnusable as error:
-            raise CompareError(f"{target.name}: {error}") from None
-        except TargetInconclusive as error:
-            raise inconclusive(f"{target.name}: {error}") from None
+            column.target.preflight()
+        except UsageError as error:
+            raise CompareError(f"{column.name}: {error.message}") from None
+        except Inconclusive as error:
+            raise Inconclusive(f"{column.name}: {error.message}") from None
 
 
-def run_target(target: Target, directory: Path, seed: int, profile: str, hypothesis_profile: str | None,
-               pytest_args: Sequence[str]) -> dict[str, Any]:
-    """`crm-contract run` against one target into `directory`; its parsed report.json."""
+def run_target(column: Column, directory: Path, options: RunOptions) -> dict[str, Any]:
+    """The suite against one target into `directory` (probed already, by `preflight`); its parsed report.json."""
     report = directory / "report.json"
     report.unlink(missing_ok=True)  # a report left by an earlier compare must not pass for this run's
-    command = [sys.executable, "-m", "crm_contract.cli", "run", "--report-dir", str(directory), "--seed", str(seed),
-               "--profile", profile]
-    if hypothesis_profile:
-        command += ["--hypothesis-profile", hypothesis_profile]
-    if target.base_url != REFERENCE:
-        command += ["--base-url", target.base_url]
-    command += ["--", *pytest_args]
-    # Tokens travel in the environment, never in argv (where `ps` shows them); inherited ones are dropped
-    # so that each run gets exactly its own, and the embedded server none.
-    env = {key: value for key, value in os.environ.items()
-           if key not in (TOKEN_ENV, READ_TOKEN_ENV, "PYTEST_BASE_URL", CLOCK_START)}
-    if target.token:
-        env[TOKEN_ENV] = target.token
-    if target.read_token:
-        env[READ_TOKEN_ENV] = target.read_token
-    sys.stdout.flush()
-    finished = subprocess.run(command, env=env, stderr=subprocess.PIPE, text=True, check=False)
-    found = None if report.is_file() else _ERROR_LINE.search(finished.stderr)
-    # The run's own one-line error is said again below, naming the target; anything else is passed on.
-    rest = (_ERROR_LINE.sub("", finished.stderr, count=1) if found else finished.stderr).strip()
-    if rest:
-        click.echo(rest, err=True)
+    try:
+        finished = run_suite(column.target, replace(options, report_dir=directory, probe=False))
+    except UsageError as error:
+        raise CompareError(f"{column.name}: {error.message}") from None
+    except Inconclusive as error:
+        raise Inconclusive(f"{column.name}: {error.message}") from None
     if report.is_file():
         try:
             return load_report(report)
         except ReportError as error:
-            raise inconclusive(f"{target.name}: {error.message}") from None
-    reason = found.group(2) if found else f"the run ended (exit {finished.returncode}) without writing {report}"
-    if finished.returncode == USAGE:
-        raise CompareError(f"{target.name}: {reason}")
-    raise inconclusive(f"{target.name}: {reason}")
+            raise Inconclusive(f"{column.name}: {error.message}") from None
+    reason = f"the run ended (exit {finished.exit_code}) without writing {report}"
+    if finished.exit_code == USAGE:
+        raise CompareError(f"{column.name}: {reason}")
+    raise Inconclusive(f"{column.name}: {reason}")
 
 
 # Joining the reports ---------------------------------------------------------------------------------------
 
 
-def build_comparison(targets: Sequence[Target], reports: Sequence[Mapping[str, Any]],
+def build_comparison(targets: Sequence[Column], reports: Sequence[Mapping[str, Any]],
                      seed: int | None) -> dict[str, Any]:
     """`compare.json`: the targets, the seed, and per clause each target's verdict and whether they differ."""
     titles = {clause.id: (clause.title, clause.tag) for clause in CLAUSES}
@@ -296,55 +247,7 @@ def replay_files(directories: Sequence[Path], reports: Sequence[Mapping[str, Any
     return found
 
 
-# The command -----------------------------------------------------------------------------------------------
-
-
-@click.command()
-@click.option("--base-url", "base_urls", multiple=True, metavar="URL",
-              help=f"A target, ending in /v2; {REFERENCE!r} is the embedded reference server. Two or more.")
-@click.option("--token", "tokens", multiple=True,
-              help=f"Token with crm:write: one for all targets, or one per base URL in order [env {TOKEN_ENV}].")
-@click.option("--read-token", "read_tokens", multiple=True,
-              help=f"Token with crm:read only, paired like --token [env {READ_TOKEN_ENV}].")
-@click.option("--report-dir", type=click.Path(file_okay=False), default="crm-compare", show_default=True,
-              help="Where compare.json, compare.html and one report directory per target go.")
-@click.option("--seed", type=int, help="Hypothesis seed for every run [default: a random one, printed].")
-@click.option("--profile", type=click.Choice(("strict", "documented")), default="strict", show_default=True,
-              help="strict: documented rules and reference choices; documented: documented rules only.")
-@click.option("--hypothesis-profile", type=click.Choice(("dev", "ci", "thorough")),
-              help="Examples per test: dev (10), ci (50, derandomized), thorough (200) [default: ci in CI, else dev].")
-@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST_ARGS]...")
-def compare(base_urls: tuple[str, ...], tokens: tuple[str, ...], read_tokens: tuple[str, ...], report_dir: str,
-            seed: int | None, profile: str, hypothesis_profile: str | None, pytest_args: tuple[str, ...]) -> int:
-    """Run the same seeded suite against each target and compare the verdicts clause by clause.
-
-    Exit 0 the targets agree on every clause, 1 they differ, 2 usage or configuration error,
-    3 inconclusive (a run ended before any test, or they differ only where a target gave no verdict).
-    """
-    targets = make_targets(base_urls, tokens, read_tokens, os.environ)
-    root = Path(report_dir)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CompareError(f"cannot create the report directory {report_dir}: {error.strerror}") from None
-    preflight(targets)
-    if seed is None:
-        seed = secrets.randbelow(2**32)
-    click.echo(f"crm-contract compare: seed {seed} for every target (--seed {seed} repeats this comparison)")
-    reports = []
-    for n, target in enumerate(targets, start=1):
-        where = "the embedded reference server" if target.base_url == REFERENCE else target.shown_url
-        click.echo(f"crm-contract compare: [{n}/{len(targets)}] {where} -> {root / target.name}")
-        reports.append(run_target(target, root / target.name, seed, profile, hypothesis_profile, pytest_args))
-    comparison = build_comparison(targets, reports, seed)
-    (root / "compare.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
-    write_html(root, targets, reports)
-    click.echo(format_matrix(comparison))
-    click.echo(f"crm-contract compare: {root / 'compare.json'}, {root / 'compare.html'}")
-    return exit_code(comparison)
-
-
-def write_html(root: Path, targets: Sequence[Target], reports: Sequence[Mapping[str, Any]]) -> None:
+def write_html(root: Path, targets: Sequence[Column], reports: Sequence[Mapping[str, Any]]) -> None:
     from crm_contract.reports.html import render_html
 
     failures = replay_files([root / target.name for target in targets], reports)

@@ -2,7 +2,7 @@
 
 Two passes, each removing only what a run of this kit made:
 
-1. **Ledgers** (`crm_contract.ledger`) of runs that are no longer alive and targeted this base URL:
+1. **Ledgers** (`crm_contract.kit.ledger`) of runs that are no longer alive and targeted this base URL:
    their objects, their records in the user's objects (by id), and records holding a run-unique key
    they ledgered before sending it. A ledger whose every entry is gone is deleted.
 2. **Naming**, for objects no ledger on this machine knows (a CI container that was killed with its
@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crm_contract.client import ContractClient, TargetInconclusive
-from crm_contract.ledger import Leftovers, read_ledgers
+from crm_contract.kit.client import ContractClient, TargetInconclusive
+from crm_contract.kit.ledger import Leftovers, read_ledgers
 
 __all__ = ["RUN_SLUG", "Swept", "ledger_directory", "sweep", "sweep_keys"]
 
@@ -35,7 +35,7 @@ RUN_SLUG = re.compile(r"^(cc[0-9a-f]{6})-(?:[a-z0-9]+(?:-[a-z0-9]+)*-)?[0-9a-f]{
 
 
 def ledger_directory() -> Path:
-    from crm_contract.session import cache_root
+    from crm_contract.kit.cache import cache_root
 
     return cache_root() / "ledgers"
 

@@ -4,7 +4,7 @@ A check that fails raises `ContractViolation`; a target that gives no verdict ra
 Anything else (a `KeyError`, a `TypeError`, a `ZeroDivisionError` in the suite's own code) is never a
 verdict by itself:
 
-- If an answer the test got is not shaped as the contract says (`crm_contract.shapes`), the suite
+- If an answer the test got is not shaped as the contract says (`crm_contract.kit.shapes`), the suite
   tripped over it: the failure is a contract failure of that call, shown with its exchange.
 - Otherwise it is a bug of crm-contract: an internal error (exit code 2), said in one line, with no
   verdict on any clause.
@@ -21,10 +21,10 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from crm_contract.client import Exchange, TargetInconclusive
-from crm_contract.pace import BudgetSpent
-from crm_contract.shapes import clause_of_path, shape_problem
-from crm_contract.violations import ContractViolation, SetupViolation, exceptions_in, setup_not_run
+from crm_contract.kit.client import Exchange, TargetInconclusive
+from crm_contract.kit.pace import BudgetSpent
+from crm_contract.kit.shapes import clause_of_path, shape_problem
+from crm_contract.kit.violations import ContractViolation, SetupViolation, exceptions_in, setup_not_run
 
 __all__ = ["SuiteBug", "blocked_by_setup", "diagnose", "setup_violation_in", "suite_exception"]
 

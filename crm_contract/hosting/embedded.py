@@ -5,14 +5,18 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from types import TracebackType
 
 import uvicorn
 
+from crm_contract.errors import UsageError
+from crm_contract.kit.target import READ_SCOPES, WRITE_SCOPES, Target
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN, create_app
 
-__all__ = ["EmbeddedServer", "free_port"]
+__all__ = ["EmbeddedServer", "free_port", "started"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -81,3 +85,27 @@ class EmbeddedServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+@contextmanager
+def started(target: Target) -> Iterator[Target]:
+    """`target`, with the embedded reference server running for it when it is one not started yet.
+
+    An embedded target is made by `Target.embedded_reference` with no base URL; here the server starts
+    on a free loopback port with the target's tokens, and the target gets its URL. Any other target is
+    yielded as it is.
+    """
+    if not target.embedded or target.base_url:
+        yield target
+        return
+    tokens: dict[str, Iterable[str]] = {target.token: WRITE_SCOPES}
+    if target.read_token:
+        tokens[target.read_token] = READ_SCOPES
+    try:
+        server = EmbeddedServer(tokens=tokens).start()
+    except (RuntimeError, OSError) as error:
+        raise UsageError(f"the embedded reference server could not start: {error}") from None
+    try:
+        yield replace(target, base_url=server.base_url)
+    finally:
+        server.stop()

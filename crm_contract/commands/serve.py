@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import errno
 import math
-import os
-import socket
-import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from crm_contract import __version__
-from crm_contract.errors import ConfigError
-from crm_contract.outcomes import OK
-from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
-from crm_contract.session import READ_SCOPES, WRITE_SCOPES
-
 __all__ = ["RateLimit", "serve"]
+
+# The reference server's own write token (crm_contract.reference_server.access), named here so that `--help`
+# does not load the server; tests/test_cli.py checks that the two agree.
+DEFAULT_WRITE_TOKEN = "crm-contract-local-write-token"
 
 
 class RateLimit(click.ParamType):
@@ -86,16 +79,21 @@ def serve(
     access_log: bool,
 ) -> int:
     """Run the reference server in the foreground (Ctrl-C stops it)."""
+    import sqlite3
+
     import uvicorn
 
+    from crm_contract.errors import OK, UsageError
+    from crm_contract.hosting.serving import announce, bind, check_db_path, url_host
+    from crm_contract.kit.target import READ_SCOPES, WRITE_SCOPES
     from crm_contract.reference_server import create_app
 
     if not token.strip():
-        raise ConfigError("--token must not be empty")
+        raise UsageError("--token must not be empty")
     tokens = {token: WRITE_SCOPES}
     if read_token is not None:
         if not read_token.strip() or read_token == token:
-            raise ConfigError("--read-token must be non-empty and differ from --token")
+            raise UsageError("--read-token must be non-empty and differ from --token")
         tokens[read_token] = READ_SCOPES
     if db_path:
         check_db_path(Path(db_path))
@@ -103,9 +101,9 @@ def serve(
         app = create_app(db_path=db_path or ":memory:", tokens=tokens, fault=fault, rate_limit=rate_limit,
                          choices=choices)
     except sqlite3.Error as error:
-        raise ConfigError(f"cannot use {db_path} as the database: {error}") from None
+        raise UsageError(f"cannot use {db_path} as the database: {error}") from None
     except ValueError as error:  # an unknown fault name
-        raise ConfigError(str(error)) from None
+        raise UsageError(str(error)) from None
     sock = bind(host, port)
     base_url = f"http://{url_host(host)}:{sock.getsockname()[1]}/v2"
     announce(base_url, token, read_token, db_path, rate_limit, fault, choices)
@@ -117,71 +115,3 @@ def serve(
     finally:
         sock.close()
     return OK
-
-
-def check_db_path(path: Path) -> None:
-    """Refuse a database path that SQLite could not open, with a reason a person can act on."""
-    parent = path.resolve().parent
-    if not parent.is_dir():
-        raise ConfigError(f"cannot use {path} as the database: the directory {parent} does not exist")
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        raise ConfigError(f"cannot use {path} as the database: it is not readable and writable")
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"cannot use {path} as the database: the directory {parent} is not writable")
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port (so that port 0 picks a free one before the URL is printed)."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except socket.gaierror as error:
-        raise ConfigError(f"cannot listen on {host}: {error.strerror}") from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as error:
-        sock.close()
-        reason = (
-            "the port is already in use"
-            if error.errno == errno.EADDRINUSE
-            else (error.strerror or str(error))
-        )
-        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
-    return sock
-
-
-def url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def announce(
-    base_url: str,
-    token: str,
-    read_token: str | None,
-    db_path: str | None,
-    rate_limit: float | None,
-    fault: str | None,
-    choices: str = "reference",
-) -> None:
-    # Only the public default token is printed; one the user chose stays out of logs.
-    shown = token if token == DEFAULT_WRITE_TOKEN else "*** (as given)"
-    lines = [
-        f"crm-contract {__version__}: Zeeg CRM reference server",
-        f"  base URL     {base_url}",
-        f"  write token  {shown}  (crm:read, crm:write)",
-    ]
-    if read_token:
-        lines.append("  read token   *** (as given)  (crm:read)")
-    lines.append(f"  database     {db_path or 'in memory (lost on exit)'}")
-    if rate_limit:
-        lines.append(f"  rate limit   {rate_limit:g} requests/s")
-    if fault:
-        lines.append(f"  fault        {fault}")
-    if choices != "reference":
-        lines.append(f"  choices      {choices} (another honest choice on every [R] rule)")
-    bearer = token if token == DEFAULT_WRITE_TOKEN else "$CRM_CONTRACT_TOKEN"
-    lines.append(f"  try          curl -H \"Authorization: Bearer {bearer}\" {base_url}/crm/objects")
-    click.echo("\n".join(lines))
-    sys.stdout.flush()

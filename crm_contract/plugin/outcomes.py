@@ -25,32 +25,23 @@ from typing import Any
 import httpx
 import pytest
 
-from crm_contract.client import SAFE_METHODS, ContractClient, OutcomeUnknown, TargetInconclusive
-from crm_contract.diagnosis import SuiteBug, blocked_by_setup, diagnose
-from crm_contract.pace import BudgetSpent, Pace
-from crm_contract.probe import probe
-from crm_contract.redaction import Redactor
-from crm_contract.traffic import Traffic
-from crm_contract.violations import ContractViolation, exceptions_in
+from crm_contract.errors import FAILED, INCONCLUSIVE, OK, USAGE
+from crm_contract.kit.client import SAFE_METHODS, ContractClient, OutcomeUnknown, TargetInconclusive
+from crm_contract.kit.pace import BudgetSpent, Pace
+from crm_contract.kit.redaction import Redactor
+from crm_contract.kit.traffic import Traffic
+from crm_contract.kit.violations import ContractViolation, exceptions_in
+from crm_contract.plugin.diagnosis import SuiteBug, blocked_by_setup, diagnose
+from crm_contract.runs.runner import CLOCK_START, VERDICT_FILE
 
 __all__ = [
     "CLOCK_START", "CONFIRMATIONS", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "VERDICT_FILE", "RunOutcome",
-    "Unconfirmed", "check_target", "confirmed", "exceptions_in", "inconclusive_reason", "run_exit_code",
+    "Unconfirmed", "confirmed", "exceptions_in", "inconclusive_reason", "run_exit_code",
 ]
 
 # How many more times a failure seen only amid infrastructure faults is run for a clean reproduction.
 CONFIRMATIONS = 2
 
-# When the run started (seconds since the epoch), set by a runner that starts pytest in a subprocess
-# (`crm-contract run`, the zoo), so that "first violation after N s" counts from the user's command.
-CLOCK_START = "CRM_CONTRACT_CLOCK_START"
-
-OK, FAILED, USAGE, INCONCLUSIVE = 0, 1, 2, 3
-
-# Where the session writes the exit code of `crm-contract run` when it ends (set by the runner). pytest's
-# own status cannot say it alone: 3 is both pytest's internal error and the plugin's "inconclusive", and a
-# plugin that failed to load leaves a traceback and status 1. No file means the suite never ran: exit 2.
-VERDICT_FILE = "CRM_CONTRACT_VERDICT_FILE"
 # pytest's status -> ours: 2 interrupted (no verdict), 3 internal error (ours or a plugin's), 4 usage error
 # (also an unusable target), 5 no test collected (nothing was checked).
 _FROM_PYTEST = {0: OK, 1: FAILED, 2: INCONCLUSIVE, 3: USAGE, 4: USAGE, 5: INCONCLUSIVE}
@@ -68,17 +59,6 @@ def run_exit_code(pytest_status: int, *, inconclusive: bool, broken_collection: 
         return USAGE
     return _FROM_PYTEST.get(pytest_status, USAGE)
 
-
-def check_target(
-    base_url: str, token: str, read_token: str | None, object_slug: str | None, matching_attribute: str | None
-) -> None:
-    """Check the target before any test runs (`crm_contract.probe`).
-
-    Raises `TargetUnusable` (exit 2) for an unreachable URL, a rejected token or a missing object, and
-    `TargetInconclusive` (exit 3) for a target that is there but keeps answering 429, 5xx or nothing, so
-    that a busy or failing target is not mistaken for a wrong configuration.
-    """
-    probe(base_url, token, read_token, object_slug, matching_attribute)
 
 
 class Unconfirmed(TargetInconclusive):

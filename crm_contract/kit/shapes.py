@@ -1,6 +1,6 @@
 """Whether an answer has the shape `contract/openapi.yaml` gives it: the envelope, the resource, its fields.
 
-Used to explain a test that ended in an exception of the suite's own code (`crm_contract.diagnosis`):
+Used to explain a test that ended in an exception of the suite's own code (`crm_contract.plugin.diagnosis`):
 when an answer the test got is not shaped as the contract says, the failure is that answer's, and the
 report shows it with its exchange. Only success answers (2xx) are judged, and only their declared
 statuses and JSON bodies; extra fields are always fine (the document never forbids them).
@@ -19,8 +19,8 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from crm_contract.client import Exchange
 from crm_contract.contract import OPENAPI_PATH
+from crm_contract.kit.client import Exchange
 
 __all__ = ["clause_of_path", "relative_path", "shape_problem"]
 

@@ -4,7 +4,7 @@ Installed, it is loaded by every pytest run in the environment, including runs o
 So this module is cheap (it imports pytest and the standard library only) and inert: it adds its
 options and markers, and nothing else, unless the contract suite is being collected
 (``pytest --pyargs crm_contract.contract_tests``, or a path inside it) or one of its own options is
-given. Only then does it load the suite's session (``crm_contract.session``: Hypothesis profiles, the
+given. Only then does it load the suite's session (``crm_contract.plugin.session``: Hypothesis profiles, the
 target fixture, the outcome, progress and report plugins), and only then are Hypothesis settings or
 pytest's cache touched.
 
@@ -22,14 +22,15 @@ from pathlib import Path
 
 import pytest
 
+from crm_contract.kit.target import CONTRACT_PROFILES  # the standard library and crm_contract.errors only
+
 __all__ = ["CONTRACT_PROFILES", "suite_requested"]
 
-CONTRACT_PROFILES = ("strict", "documented")
 PROGRESS_MODES = ("auto", "yes", "no")
 BASE_URL_PLUGIN = "base_url"  # pytest-base-url's entry point name
 # dests of the options that only make sense for the suite: any of them given switches the plugin on
-OWN_OPTIONS = ("token", "read_token", "crm_object", "matching_attribute", "contract_profile", "crm_report_dir",
-               "crm_replay", "crm_progress", "crm_rate_limit", "crm_max_requests", "crm_max_slowdown",
+OWN_OPTIONS = ("crm_target", "token", "read_token", "crm_object", "matching_attribute", "contract_profile",
+               "crm_report_dir", "crm_replay", "crm_progress", "crm_rate_limit", "crm_max_requests", "crm_max_slowdown",
                "crm_request_timeout")
 _ACTIVE = pytest.StashKey[bool]()
 
@@ -37,6 +38,9 @@ _ACTIVE = pytest.StashKey[bool]()
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     _ensure_base_url_option(parser, pluginmanager)
     group = parser.getgroup("crm-contract", "Zeeg CRM contract suite (crm-contract)")
+    group.addoption("--crm-target", dest="crm_target", metavar="FILE",
+                    help="the target as crm-contract's runner hands it over, checked already (tokens in the "
+                    "environment); set by crm-contract run, not by hand")
     group.addoption("--token", help="API token with crm:write (env ZEEG_API_TOKEN)")
     group.addoption("--read-token", help="API token with crm:read only (env ZEEG_API_READ_TOKEN)")
     group.addoption("--object", dest="crm_object", metavar="SLUG", help="an existing object to assert into")
@@ -72,7 +76,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 def _ensure_base_url_option(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     """``--base-url`` from pytest-base-url, registered here when its entry point has not run yet.
 
-    When this plugin is loaded first (``-p crm_contract.pytest_plugin``, or entry points in another
+    When this plugin is loaded first (``-p crm_contract.plugin``, or entry points in another
     order), pytest-base-url is registered under its entry point name now, so that pytest skips the entry
     point later and registers it once. Where it was blocked (``-p no:base_url``), the same option is
     added here, so the suite still takes a base URL.
@@ -105,7 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     config.stash[_ACTIVE] = active = suite_requested(config)
     if active:
-        from crm_contract import session
+        from crm_contract.plugin import session
 
         session.start(config)
 

@@ -1,6 +1,6 @@
 """Sections 2 and 3 as the run's set-up meets them: every answer is checked before the suite relies on it.
 
-The suite creates its own objects and attributes and reads them back (`crm_contract.workspace`). Each of
+The suite creates its own objects and attributes and reads them back (`crm_contract.kit.workspace`). Each of
 those answers must be what the contract promises for the call and what was asked for: the object with
 the slug sent, the attribute with the label and type sent and a key of its own, the object read back
 with those attributes. A target that answers otherwise (a stateless mock answering its example object)

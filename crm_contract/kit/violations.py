@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from crm_contract.client import Exchange
+from crm_contract.kit.client import Exchange
 
 __all__ = ["ContractViolation", "SetupViolation", "clause_of", "exceptions_in", "setup_not_run"]
 

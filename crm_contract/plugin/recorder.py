@@ -23,16 +23,16 @@ from typing import Any
 
 import pytest
 
-from crm_contract import examples
-from crm_contract.clauses import CLAUSES, clauses_of
-from crm_contract.client import NO_BODY, ContractClient
-from crm_contract.fidelity import Fidelity
-from crm_contract.outcomes import RunOutcome, exceptions_in
-from crm_contract.redaction import Redactor, public_url
+from crm_contract.kit import examples
+from crm_contract.kit.clauses import CLAUSES, clauses_of
+from crm_contract.kit.client import NO_BODY, ContractClient
+from crm_contract.kit.redaction import Redactor, public_url
+from crm_contract.kit.violations import ContractViolation, SetupViolation, clause_of
+from crm_contract.plugin.fidelity import Fidelity
+from crm_contract.plugin.outcomes import RunOutcome, exceptions_in
+from crm_contract.plugin.session import contract_profile, strict_adds
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
-from crm_contract.session import contract_profile, strict_adds
-from crm_contract.violations import ContractViolation, SetupViolation, clause_of
 
 
 def portable_id(nodeid: str) -> str:
@@ -159,7 +159,7 @@ class Recorder:
             ContractViolation.listeners.remove(self.fidelity.violation)
 
     def fidelity_summary(self, clauses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """What kind of target this run met (`crm_contract.fidelity`), from what it saw so far."""
+        """What kind of target this run met (`crm_contract.plugin.fidelity`), from what it saw so far."""
         documented = contract_profile(self.config) == "documented"
         clauses = clauses if clauses is not None else clause_verdicts(list(self.tests.values()))
         summary = self.fidelity.summary(clauses, documented=documented)
@@ -213,7 +213,7 @@ class Recorder:
                                   ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Keep the exception behind each report; only the reports that are logged are recorded.
 
-        A failure amid infrastructure faults is run again before it is reported (`crm_contract.outcomes`),
+        A failure amid infrastructure faults is run again before it is reported (`crm_contract.plugin.outcomes`),
         so a report made here may be one of an attempt that is never logged.
         """
         report = yield
@@ -248,7 +248,7 @@ class Recorder:
 
     def _failed(self, record: Entry, error: BaseException | None, report: pytest.TestReport) -> None:
         text = self.redactor.text(report.longreprtext or "")
-        # The contract failure of an answer the suite tripped over (`crm_contract.diagnosis`), else the check's.
+        # The contract failure of an answer the suite tripped over (`crm_contract.plugin.diagnosis`), else the check's.
         violation = getattr(report, "crm_violation", None) or _violation_in(error)
         if violation is not None:
             rule, summary = violation.rule, violation.detail

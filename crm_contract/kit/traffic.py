@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from crm_contract.client import TargetInconclusive, parse_retry_after
-from crm_contract.pace import Pace
+from crm_contract.kit.client import TargetInconclusive, parse_retry_after
+from crm_contract.kit.pace import Pace
 
 __all__ = ["UNAVAILABLE_STATUSES", "Traffic"]
 

@@ -34,8 +34,8 @@ from typing import Any
 
 import pytest
 
-from crm_contract.clauses import clauses_of
-from crm_contract.traffic import Traffic
+from crm_contract.kit.clauses import clauses_of
+from crm_contract.kit.traffic import Traffic
 
 __all__ = [
     "ENV", "MODES", "Progress", "StatusLine", "Tally", "fit", "in_ci", "progress_mode",

@@ -1,0 +1,286 @@
+"""The one way to run the contract suite: a `Target` and `RunOptions` in, a `RunResult` out.
+
+Every command that runs the suite (`run`, `compare`, `replay`, `zoo`) calls `run_suite`; none builds a
+command line of its own. The target comes in built and validated (`crm_contract.kit.target`); here it
+is probed once (the pre-flight: a wrong URL or token is exit 2, a target that keeps failing exit 3),
+after the embedded reference server is started when the target is it, and pytest runs the suite in a child
+process that is handed the checked target (a file without the tokens, the tokens in its environment)
+and does not check it again.
+
+Why a child and not ``pytest.main`` in this process: pytest must import and rewrite the suite's
+modules before anything else imports them, and Hypothesis, the client's class-level listeners and
+the run's plugins keep process-wide state; a second run in the same process (compare, the zoo's
+matrix) would inherit the first one's. A child also lets a Ctrl-C be passed on exactly once, so that
+the suite tears down and cleans up, and dies with this process when it is killed. The embedded
+server runs here, in this process, so the child sees only HTTP, as against any other target.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crm_contract import PLUGIN, SUITE
+from crm_contract.errors import INCONCLUSIVE, USAGE, UsageError
+from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target
+
+__all__ = [
+    "CLOCK_START", "GRACE", "RUN_ID_ENV", "TARGET_OPTION", "VERDICT_FILE", "RunOptions", "RunResult", "run_suite",
+    "suite_invocation",
+]
+
+GRACE = 120  # seconds an interrupted run gets to clean up
+RUN_ID_ENV = "CRM_CONTRACT_RUN_ID"  # read by crm_contract.strategies.keys: the prefix of the run's data
+# When the run started (seconds since the epoch), so that "first violation after N s" counts from the
+# user's command, start-up included.
+CLOCK_START = "CRM_CONTRACT_CLOCK_START"
+# Where the session writes the run's exit code when it ends. pytest's own status cannot say it alone: 3 is
+# both pytest's internal error and the plugin's "inconclusive", and a plugin that failed to load leaves a
+# traceback and status 1. No file means the suite never ran: exit 2.
+VERDICT_FILE = "CRM_CONTRACT_VERDICT_FILE"
+TARGET_OPTION = "--crm-target"  # the checked target, as `Target.save` wrote it
+HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the suite runs, whatever the target."""
+
+    hypothesis_profile: str | None = None  # dev, ci or thorough; None: ci in CI, else dev
+    seed: int | None = None
+    exitfirst: bool = False
+    rate_limit: str | None = None  # N/s, N/m or N/h (`crm_contract.kit.pace.parse_rate`)
+    max_requests: int | None = None
+    max_slowdown: float | None = None
+    report_dir: Path | None = None
+    replay: Path | None = None  # run only the test of this replay file, with its example
+    pytest_args: tuple[str, ...] = ()
+    capture: bool = False  # keep the output in `RunResult.output` instead of printing it
+    probe: bool = True  # the pre-flight; False when the caller probed the target already (compare)
+    started: float | None = None  # when the user's command started (default: now)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False)
+
+    def check(self) -> None:
+        """Every check of the options, before anything runs."""
+        from crm_contract.kit.pace import parse_rate
+
+        if self.hypothesis_profile is not None and self.hypothesis_profile not in HYPOTHESIS_PROFILES:
+            raise UsageError(f"the Hypothesis profile must be one of {', '.join(HYPOTHESIS_PROFILES)}")
+        if self.rate_limit:
+            try:
+                parse_rate(self.rate_limit)
+            except ValueError as error:
+                raise UsageError(f"--rate-limit {error}") from None
+        if self.max_requests is not None and self.max_requests < 1:
+            raise UsageError("--max-requests must be at least 1")
+        if self.max_slowdown is not None and self.max_slowdown < 0:
+            raise UsageError("--max-slowdown must be 0 (never trim) or more")
+        if self.report_dir is not None:
+            try:
+                self.report_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UsageError(f"cannot create the report directory {self.report_dir}: {error.strerror}") from None
+
+    def arguments(self) -> list[str]:
+        """The suite's own pytest options for these run options."""
+        args = ["--strict-markers"]
+        if self.hypothesis_profile:
+            args += ["--hypothesis-profile", self.hypothesis_profile]
+        if self.seed is not None:
+            args += ["--hypothesis-seed", str(self.seed)]
+        if self.exitfirst:
+            args.append("--exitfirst")
+        if self.rate_limit:
+            args += ["--rate-limit", self.rate_limit]
+        if self.max_requests is not None:
+            args += ["--max-requests", str(self.max_requests)]
+        if self.max_slowdown is not None:
+            args += ["--max-slowdown", str(self.max_slowdown)]
+        if self.report_dir is not None:
+            args += ["--report-dir", str(self.report_dir.resolve())]
+        if self.replay is not None:
+            args += ["--crm-replay", str(self.replay.resolve())]
+        return [*args, *self.pytest_args]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended: its exit code (0/1/2/3), where its report is, and its output when captured."""
+
+    exit_code: int
+    report_dir: Path | None = None
+    output: str = ""
+    interrupted: bool = False
+    target: Target | None = field(default=None, repr=False)
+
+
+def run_suite(target: Target, options: RunOptions) -> RunResult:
+    """Run the contract suite against `target`: pre-flight, the suite in a child, the clean-up of a killed child.
+
+    Raises `UsageError` (exit 2) for options or a target that cannot be used, `Inconclusive` (exit 3)
+    for a target that keeps failing the pre-flight; otherwise the exit code is in the result.
+    """
+    from crm_contract.hosting.embedded import started as serving
+
+    options.check()
+    started = repr(options.started if options.started is not None else time.time())
+    lines: list[str] = []
+    say: Callable[[str], None] = lines.append if options.capture else print
+    warn: Callable[[str], None] = lines.append if options.capture else _to_stderr
+    with serving(target) as target:
+        if options.probe or target.embedded:
+            target.preflight()
+        default = (" (the default for a --base-url target; --profile strict adds the reference choices)"
+                   if target.contract_profile == "documented" else "")
+        say(f"crm-contract: checking {target.public_url} (contract profile {target.contract_profile}{default})")
+        if not options.capture:
+            sys.stdout.flush()
+        env = {key: value for key, value in options.environ.items()
+               if key not in (TOKEN_ENV, READ_TOKEN_ENV, "PYTEST_BASE_URL", CLOCK_START, VERDICT_FILE)}
+        env[CLOCK_START] = started
+        run_id = env.setdefault(RUN_ID_ENV, f"cc{secrets.token_hex(3)}")  # the child's run id: its ledger's name
+        with tempfile.TemporaryDirectory(prefix="crm-contract-") as scratch:
+            verdict = Path(scratch) / "verdict.json"
+            env[VERDICT_FILE] = str(verdict)
+            env.update(target.save(Path(scratch) / "target.json"))
+            command = [sys.executable, "-m", "pytest", *suite_invocation(Path(scratch)), "-p", PLUGIN,
+                       "-o", f"cache_dir={_cache_root() / 'pytest'}", TARGET_OPTION, str(Path(scratch) / "target.json"),
+                       *options.arguments()]
+            status, interrupted, output = supervise(command, env, capture=options.capture)
+            if output:
+                lines.append(output.rstrip("\n"))
+            swept = sweep_after(target, run_id)
+            if interrupted:
+                warn(f"crm-contract: interrupted{swept}; no verdict")
+                return RunResult(INCONCLUSIVE, options.report_dir, "\n".join(lines), True, target)
+            if swept:
+                warn(f"crm-contract: the run left objects behind{swept}")
+            code = session_exit_code(verdict, status, warn)
+    return RunResult(code, options.report_dir, "\n".join(lines), False, target)
+
+
+def _cache_root() -> Path:
+    from crm_contract.kit.cache import cache_root
+
+    return cache_root()
+
+
+def suite_invocation(scratch: Path) -> list[str]:
+    """The suite as pytest's arguments, isolated from the pytest configuration of the working directory.
+
+    The working directory may be the user's own project, with its pytest.ini or pyproject section
+    (addopts, filterwarnings = error, testpaths whose conftests pytest would load): none of it applies.
+    The suite is named by its path and given an empty ini file of its own, so pytest reads no
+    configuration and no conftest but the suite's. A fresh interpreter, too: pytest must import (and
+    rewrite) the suite before anything else imports it.
+    """
+    spec = importlib.util.find_spec(SUITE)
+    if spec is None or spec.origin is None:
+        raise UsageError(f"the contract suite ({SUITE}) is not installed")
+    ini = scratch / "pytest.ini"
+    ini.write_text("[pytest]\n", encoding="utf-8")
+    suite = Path(spec.origin).parent
+    return [str(suite), "-c", str(ini), "--rootdir", str(suite.parent)]  # node ids: contract_tests/test_….py
+
+
+def supervise(command: list[str], env: dict[str, str], *, capture: bool = False) -> tuple[int, bool, str]:
+    """Run the suite in a child process; on Ctrl-C, let it tear down (clean up) before returning.
+
+    The child runs in a session of its own, so a Ctrl-C at the terminal reaches only this process,
+    which passes exactly one SIGINT on: pytest stops the running test and runs every fixture's
+    clean-up. A second Ctrl-C, or `GRACE` seconds without an end, kills the child; the run's ledger
+    still names what it made, and `sweep_after` removes it. Returns pytest's status, whether the run
+    was interrupted, and the child's output when `capture`.
+    """
+    pipe = subprocess.PIPE if capture else None
+    on_start = _die_with_parent if threading.current_thread() is threading.main_thread() else None
+    with _child(command, env, pipe, on_start) as child:
+        try:
+            output, _ = child.communicate()
+            return child.returncode, False, output or ""
+        except KeyboardInterrupt:
+            print(f"crm-contract: interrupted; cleaning up what the run made (up to {GRACE} s, Ctrl-C again to "
+                  "stop at once)", file=sys.stderr)
+            child.send_signal(signal.SIGINT)
+            try:
+                output, _ = child.communicate(timeout=GRACE)
+            except (KeyboardInterrupt, subprocess.TimeoutExpired):
+                child.kill()
+                output, _ = child.communicate()
+            return child.returncode, True, output or ""
+
+
+@contextmanager
+def _child(command: list[str], env: dict[str, str], pipe: int | None,
+           on_start: Callable[[], None] | None) -> Iterator[subprocess.Popen[str]]:
+    child = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=on_start, stdout=pipe,
+                             stderr=subprocess.STDOUT if pipe else None, text=True)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child, before it starts: on Linux, be killed when this process dies (e.g. by SIGKILL).
+
+    A suite left running alone would go on writing to the target; killed, it leaves its ledger, and
+    `crm-contract sweep` removes what it made.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+def sweep_after(target: Target, run_id: str) -> str:
+    """Remove what the run's ledger still names (a killed or crashed child); "" when nothing was left."""
+    import httpx
+
+    from crm_contract.kit.client import ContractClient, TargetInconclusive
+    from crm_contract.kit.sweep import ledger_directory, sweep
+
+    directory = ledger_directory()
+    if not (directory / f"{run_id}.jsonl").is_file():
+        return ""  # the run removed everything, and its ledger with it
+    try:
+        with target.client() as http:
+            swept = sweep(ContractClient(http), target.public_url, run_id=run_id, directory=directory, naming=False)
+    except (httpx.HTTPError, TargetInconclusive) as error:
+        return f"; could not remove them ({type(error).__name__}): run crm-contract sweep --run-id {run_id}"
+    done = f"; removed {len(swept.removed)} left-over item(s)" if swept.removed else ""
+    if swept.left:
+        done += f"; could not remove {', '.join(swept.left)}: run crm-contract sweep --run-id {run_id} later"
+    return done
+
+
+def session_exit_code(verdict: Path, pytest_status: int, warn: Callable[[str], None] | None = None) -> int:
+    """The run's exit code, as the suite's session wrote it; 2 when the session never got to write it."""
+    try:
+        return int(json.loads(verdict.read_text())["exit"])
+    except (OSError, ValueError, KeyError, TypeError):
+        (warn or _to_stderr)(f"crm-contract: error: the contract suite could not start (pytest exited with "
+                             f"{pytest_status} before the suite's session ended; its output is above)")
+        return USAGE
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
