@@ -37,7 +37,7 @@ import pytest
 import schemathesis
 from crm_contract.contract import OPENAPI_PATH
 from crm_contract.contract_tests.calls import definition, fresh_key
-from crm_contract.strategies import SUPPORTED_TYPES, ObjectDefinition, run_id, type_label, typed_attribute
+from crm_contract.strategies import OPTION_TYPES, SUPPORTED_TYPES, ObjectDefinition, run_id, type_label, typed_attribute
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
@@ -252,7 +252,7 @@ def fit_options(case: schemathesis.Case, scope: Scope) -> None:
     key = case.path_parameters["key"]
     attributes = scope.api.get(f"/crm/objects/{scope.sandbox.slug}").json()["object"]["attributes"]
     found = next(attr for attr in attributes if attr["key"] == key)
-    if found["type"] not in ("select", "multiselect"):
+    if found["type"] not in OPTION_TYPES:
         del body["options"]
         return
     current, kept = [option["id"] for option in found.get("options") or []], set()

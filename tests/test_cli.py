@@ -11,7 +11,6 @@ import queue
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,39 +19,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cli_support import AUTH, COMMAND, ROOT, one_line, run
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 
 import crm_contract
 from crm_contract.hosting.embedded import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = Path(sys.executable).with_name("crm-contract")
-# The installed console script when there is one (CI installs the package), else the same entry point.
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract"]
-AUTH = {"Authorization": f"Bearer {DEFAULT_WRITE_TOKEN}"}
 
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return run(*args, env=env, timeout=timeout)
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, (
-        f"expected one line on stderr:\n{result.stderr}"
-    )
-    assert lines[0].startswith("crm-contract: error: "), lines[0]
-    return lines[0]
+    return one_line(result, "error")
 
 
 @contextmanager
@@ -269,3 +248,10 @@ def test_the_zoo_matrix_shows_when_a_violation_was_found_and_reported() -> None:
     assert "found" in matrix.splitlines()[0] and "reported" in matrix.splitlines()[0]
     assert matrix.splitlines()[-1] == ("killed 3 of 3 faults; median time to the first failure 4.0 s, to the "
                                        "shrunk report 9.0 s (wall time from the start of the run)")
+
+
+def test_serve_shows_the_reference_servers_own_default_token() -> None:
+    """`crm-contract serve --help` names the default token without loading the server: the two must agree."""
+    from crm_contract.commands import serve
+
+    assert serve.DEFAULT_WRITE_TOKEN == DEFAULT_WRITE_TOKEN

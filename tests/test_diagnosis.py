@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import DEV, TOKEN, run, shown
 from faulty_apps import Served, reference_app
 from hostile_apps import HOSTILE_APPS, mangled
-from test_suite_run import DEV, TOKEN, run, shown
 
 from crm_contract.kit.client import Exchange
 from crm_contract.kit.violations import ContractViolation

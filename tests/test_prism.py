@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cli_support import DEV, ROOT, run, shown
 from crm_contract.contract import OPENAPI_PATH
-from test_suite_run import DEV, ROOT, run, shown
 
 from crm_contract.hosting.embedded import free_port
 

@@ -10,10 +10,7 @@ exactly as they were, and nothing of its own behind.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,44 +18,16 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_support import AUTH, DEV, PLAIN_PYTEST, TOKEN, one_line, run, shown
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN
 from faulty_apps import FAULTY_APPS, READ_TOKEN, Served, reference_app
 
-from crm_contract import SUITE
 from crm_contract.hosting.embedded import EmbeddedServer, free_port
 
 pytestmark = pytest.mark.slow  # `crm-contract run` end to end, one subprocess per test
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = Path(sys.executable).with_name("crm-contract")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "crm_contract"]
-# The plugin comes from its entry point; -n 0 undoes this checkout's addopts (xdist for its own tests).
-PLAIN_PYTEST = [sys.executable, "-m", "pytest", "--pyargs", SUITE, "-n", "0"]
-DEV = ["--hypothesis-profile", "dev"]
-TOKEN = ["--token", DEFAULT_WRITE_TOKEN]
-AUTH = {"Authorization": f"Bearer {DEFAULT_WRITE_TOKEN}"}
 # One test that asserts (the stateful machine on a unique key): enough for a run that cannot give a verdict.
 ONE_MACHINE = "test_assert_machine and not non-unique"
-
-
-def run(*args: str, command: list[str] = COMMAND, env: dict[str, str] | None = None,
-        ) -> subprocess.CompletedProcess[str]:
-    outside = ("ZEEG_API_TOKEN", "ZEEG_API_READ_TOKEN", "PYTEST_BASE_URL", "CRM_CONTRACT_RUN_ID")
-    environment = {key: value for key, value in os.environ.items() if key not in outside}
-    return subprocess.run([*command, *args], cwd=ROOT, env={**environment, **(env or {})}, capture_output=True,
-                          text=True, timeout=240, check=False)
-
-
-def shown(result: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-8000:]}\n--- stderr\n{result.stderr[-3000:]}"
-
-
-def one_line(result: subprocess.CompletedProcess[str], label: str) -> str:
-    """The single line a run that stops before any test prints on stderr."""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, shown(result)
-    assert lines[0].startswith(f"crm-contract: {label}: "), shown(result)
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,16 @@ from typing import Any
 
 import httpx
 
-from crm_contract.strategies import AttributeDefinition, ObjectDefinition, ObjectSchema, from_object_schema
+from crm_contract.strategies import (
+    OPTION_TYPES,
+    AttributeDefinition,
+    ObjectDefinition,
+    ObjectSchema,
+    from_object_schema,
+)
 
 __all__ = ["SetupProblem", "attribute_created", "object_created", "object_read"]
 
-_OPTION_TYPES = frozenset({"select", "multiselect"})
 
 
 class SetupProblem(Exception):
@@ -86,7 +91,7 @@ def attribute_created(response: httpx.Response, slug: str, attribute: AttributeD
         raise SetupProblem("section 3", call, f"the attribute's key is {key!r}, not a non-empty string")
     if key in taken:
         raise SetupProblem("section 3", call, f"the key {key!r} is that of another attribute of {slug}")
-    if attribute.type in _OPTION_TYPES:
+    if attribute.type in OPTION_TYPES:
         _options(made.get("options"), attribute, call)
     return made
 
@@ -121,7 +126,7 @@ def object_read(response: httpx.Response, definition: ObjectDefinition,
                                "is not among the object's attributes")
         for field in ("label", "type", "isRequired", "isUnique"):
             _same("section 2", call, f"{field} of {made['key']!r}", made.get(field), read.get(field))
-        if made.get("type") in _OPTION_TYPES:
+        if made.get("type") in OPTION_TYPES:
             sent = sorted(((o.get("id"), o.get("value")) for o in made.get("options") or []), key=repr)
             options = read.get("options") if isinstance(read.get("options"), list) else []
             got = sorted(((o.get("id"), o.get("value")) for o in options if isinstance(o, dict)), key=repr)
