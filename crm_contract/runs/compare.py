@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from crm_contract.errors import FAILED, INCONCLUSIVE, OK, USAGE, Inconclusive, UsageError
 from crm_contract.kit.clauses import CLAUSES
-from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target, check_url
+from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target
 from crm_contract.reports.diff import ABSENT, ReportError, clause_order, load_report
 from crm_contract.runs.runner import RunOptions, run_suite
 
@@ -99,9 +99,6 @@ def make_targets(base_urls: Sequence[str], tokens: Sequence[str], read_tokens: S
     if len(base_urls) < 2:
         raise CompareError(f"compare needs at least two --base-url (use {REFERENCE!r} for the embedded reference "
                            "server)")
-    for url in base_urls:
-        if url != REFERENCE:
-            check_url(url, alternatives=f" or {REFERENCE!r}")
     fallback = [environ[TOKEN_ENV]] if environ.get(TOKEN_ENV) else []
     read_fallback = [environ[READ_TOKEN_ENV]] if environ.get(READ_TOKEN_ENV) else []
     paired = pair_tokens(list(tokens) or fallback, base_urls, "--token")
@@ -112,9 +109,10 @@ def make_targets(base_urls: Sequence[str], tokens: Sequence[str], read_tokens: S
             raise CompareError(f"a token is needed for {url}: --token or {TOKEN_ENV}")
         if read_token is not None and read_token == token:
             raise CompareError(f"the read-only token of {url} must differ from its --token")
-        host = REFERENCE if url == REFERENCE else re.sub(r"[^A-Za-z0-9.-]", "_", urlsplit(url).hostname or "")
         target = (Target.embedded_reference(contract_profile=profile) if url == REFERENCE
-                  else Target.from_options(url, token, read_token, contract_profile=profile))
+                  else Target.from_options(url, token, read_token, contract_profile=profile,
+                                           url_alternatives=f" or {REFERENCE!r}"))
+        host = REFERENCE if url == REFERENCE else re.sub(r"[^A-Za-z0-9.-]", "_", urlsplit(url).hostname or "")
         targets.append(Column(f"{n}-{host}", target))
     return targets
 
