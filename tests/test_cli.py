@@ -255,3 +255,13 @@ def test_serve_shows_the_reference_servers_own_default_token() -> None:
     from crm_contract.commands import serve
 
     assert serve.DEFAULT_WRITE_TOKEN == DEFAULT_WRITE_TOKEN
+
+
+def test_the_readmes_table_of_run_options_is_made_from_the_command() -> None:
+    """`python -m crm_contract.commands.options_table README.md` makes it; a new option must be in it."""
+    from crm_contract.commands import cli as group
+    from crm_contract.commands.options_table import update
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "<!-- options: run -->" in readme
+    assert update(readme, dict(group.commands)) == readme, "run python -m crm_contract.commands.options_table"

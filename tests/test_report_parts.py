@@ -74,6 +74,17 @@ def test_every_clause_gets_a_verdict_from_the_tests_that_carry_it() -> None:
     assert rows["A7"]["verdict"] == "not-run" and rows["A7"]["tests"] == 0
 
 
+def test_a_clause_partly_not_run_is_partial_never_pass_unless_the_documented_profile_left_it_out() -> None:
+    tests = [Entry("t1", ["A15"], outcome="pass"),
+             Entry("t2", ["A15"], outcome="not-run", reason="not run: no --read-token; the 403 checks need one"),
+             Entry("t3", ["A1"], outcome="pass"),
+             Entry("t4", ["A1"], outcome="not-run", tag="R",
+                   reason="checks a reference choice [R]; contract profile is 'documented'")]
+    rows = {row["id"]: row for row in clause_verdicts(tests)}
+    assert rows["A15"]["verdict"] == "partial" and "no --read-token" in rows["A15"]["reason"]
+    assert rows["A1"]["verdict"] == "pass"
+
+
 def test_a_test_id_is_the_same_whichever_folder_the_suite_ran_from() -> None:
     assert portable_id("contract_tests/test_x.py::t[a]") == portable_id("test_x.py::t[a]") == "test_x.py::t[a]"
     assert portable_id("../site-packages/contract_tests/test_x.py::t") == "test_x.py::t"

@@ -9,11 +9,10 @@ __all__ = ["parse_age", "sweep"]
 
 def parse_age(value: str) -> float:
     """`90`, `90s`, `15m`, `2h` or `1d` as seconds."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = value.strip().lower()
-    scale = units.get(text[-1:], None)
+    from crm_contract.kit.pace import parse_duration
+
     try:
-        return float(text[:-1] if scale else text) * (scale or 1)
+        return parse_duration(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an age like 90s, 15m, 2h or 1d") from None
 

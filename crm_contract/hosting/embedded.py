@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -16,7 +18,7 @@ from crm_contract.errors import UsageError
 from crm_contract.kit.target import READ_SCOPES, WRITE_SCOPES, Target
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN, create_app
 
-__all__ = ["EmbeddedServer", "free_port", "started"]
+__all__ = ["TLS", "EmbeddedServer", "free_port", "started"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -24,6 +26,15 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class TLS:
+    """A server certificate and key (PEM files), and the CA that client certificates must chain to, if any."""
+
+    certfile: str
+    keyfile: str
+    client_ca: str | None = None
 
 
 class EmbeddedServer:
@@ -41,7 +52,11 @@ class EmbeddedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         choices: str | None = None,
+        tls: TLS | None = None,
+        wrap: Callable[[Any], Any] | None = None,
     ) -> None:
+        """`tls`: serve HTTPS with this certificate (and ask clients for one signed by `tls.client_ca`);
+        `wrap`: an ASGI middleware around the app (a gateway that checks a header, say)."""
         self.host = host
         self.port = port or free_port(host)
         self.tokens = dict(tokens) if tokens is not None else {DEFAULT_WRITE_TOKEN: ("crm:read", "crm:write")}
@@ -49,15 +64,22 @@ class EmbeddedServer:
             (tok for tok, scopes in self.tokens.items() if "crm:write" in scopes), DEFAULT_WRITE_TOKEN
         )
         app = create_app(db_path=db_path, tokens=self.tokens, fault=fault, rate_limit=rate_limit, choices=choices)
+        self.scheme = "https" if tls else "http"
+        secure: dict[str, Any] = {}
+        if tls:
+            secure = {"ssl_certfile": tls.certfile, "ssl_keyfile": tls.keyfile}
+            if tls.client_ca:
+                secure.update(ssl_ca_certs=tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
         config = uvicorn.Config(
-            app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="off"
+            wrap(app) if wrap else app, host=host, port=self.port, log_level="warning", access_log=False,
+            lifespan="off", **secure,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="crm-reference-server", daemon=True)
 
     @property
     def root_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def base_url(self) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from crm_contract.kit.violations import clause_of
 
-__all__ = ["CLAUSES", "CONTRACT_DOC", "Clause", "clause_ids", "clauses_of"]
+__all__ = ["CLAUSES", "CONTRACT_DOC", "Clause", "clause_ids", "clauses_of", "parse_clauses"]
 
 #: The project's contract document, relative to the repository (and the sdist) root.
 CONTRACT_DOC = "docs/contract.md"
@@ -70,3 +70,33 @@ def clauses_of(item: pytest.Item) -> tuple[str, ...]:
     """The clauses named by the `rule` markers of a test (module, class and function), in order, once each."""
     rules = (rule for marker in item.iter_markers("rule") for rule in marker.args)
     return tuple(dict.fromkeys(clause_of(rule) or rule for rule in rules))
+
+
+def parse_clauses(text: str, option: str = "--clauses") -> frozenset[str]:
+    """Clause ids from a list like ``A1,A3-A5,section 4`` (also ``section-4``); ValueError names what is wrong."""
+    known = clause_ids()
+    numbered = [clause for clause in known if clause.startswith("A")]
+    chosen: set[str] = set()
+    for part in (piece.strip() for piece in text.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        if dash and first.strip().upper().startswith("A") and last.strip().upper().startswith("A"):
+            low, high = _number(first, option), _number(last, option)
+            chosen.update(clause for clause in numbered if low <= int(clause[1:]) <= high)
+            continue
+        name = " ".join(part.replace("-", " ").split())
+        name = name[0].upper() + name[1:] if name[:1].lower() == "a" else name.lower()
+        if name not in known:
+            raise ValueError(f"{option}: no clause {part!r}; the clauses are {', '.join(known)}")
+        chosen.add(name)
+    if not chosen:
+        raise ValueError(f"{option} names no clause")
+    return frozenset(chosen)
+
+
+def _number(text: str, option: str) -> int:
+    try:
+        return int(text.strip()[1:])
+    except ValueError:
+        raise ValueError(f"{option}: {text.strip()!r} is not a clause like A3") from None

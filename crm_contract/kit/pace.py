@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BudgetSpent", "Pace", "parse_rate"]
+__all__ = ["BudgetSpent", "Pace", "parse_duration", "parse_rate"]
 
 _RAISE, _LOWER = 1.02, 0.8
 _MIN_RATE = 0.5  # requests a second: the adaptive limit never goes below this
@@ -38,6 +38,20 @@ _MEANINGFUL = 5  # fewer requests than this in the window say nothing of the run
 
 class BudgetSpent(Exception):
     """The run's --max-requests budget is spent: the test ends as not run, not failed."""
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `2h` or `1d` as seconds (more than 0); ValueError otherwise."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    scale = units.get(value[-1:])
+    try:
+        seconds = float(value[:-1] if scale else value) * (scale or 1)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration like 90s, 15m, 2h or 1d") from None
+    if not seconds > 0:
+        raise ValueError(f"{text!r} is not a duration of more than 0 s")
+    return seconds
 
 
 def parse_rate(text: str) -> float:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import ssl
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +36,17 @@ if TYPE_CHECKING:
     from crm_contract.strategies import ObjectDefinition
 
 __all__ = [
-    "CONTRACT_PROFILES", "DEFAULT_TIMEOUT", "READ_SCOPES", "READ_TOKEN_ENV", "TOKEN_ENV", "WRITE_SCOPES", "Target",
-    "TargetUnusable", "check_url", "embedded_tokens",
+    "CONTRACT_PROFILES", "DEFAULT_TIMEOUT", "HEADERS_ENV", "READ_SCOPES", "READ_TOKEN_ENV", "TOKEN_ENV", "WRITE_SCOPES",
+    "Target", "TargetUnusable", "check_url", "embedded_tokens", "parse_headers", "parse_tls_verify", "secret_header",
 ]
 
 CONTRACT_PROFILES = ("strict", "documented")
 DEFAULT_TIMEOUT = 15.0
 TOKEN_ENV, READ_TOKEN_ENV = "ZEEG_API_TOKEN", "ZEEG_API_READ_TOKEN"
+HEADERS_ENV = "CRM_CONTRACT_SECRET_HEADERS"  # the values of credential headers, handed to the suite's process
+# Header names whose values are credentials wherever they appear (lower case), and words that make one so.
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+CREDENTIAL_WORDS = ("token", "secret", "key", "auth", "password", "session", "signature")
 READ_SCOPES = frozenset({"crm:read"})
 WRITE_SCOPES = frozenset({"crm:read", "crm:write"})
 
@@ -74,7 +79,9 @@ class Target:
     timeout: float = DEFAULT_TIMEOUT
     headers: tuple[tuple[str, str], ...] = ()  # sent with every request, after the kit's own
     verify: bool | str = True  # TLS: verify certificates (or a CA bundle's path)
-    proxy: str | None = None
+    proxy: str | None = None  # None: the standard proxy variables (HTTPS_PROXY, NO_PROXY, ...) apply
+    cert: tuple[str, str] | None = None  # a client certificate and its key (mutual TLS)
+    secret_headers: frozenset[str] = frozenset()  # header names, lower case, whose values are redacted too
     embedded: bool = False  # the reference server a run started for itself
     traffic: Traffic | None = field(default=None, repr=False, compare=False)
     # The objects the run made, by slug (filled by the workspace), for replay files to recreate.
@@ -85,7 +92,8 @@ class Target:
                      contract_profile: str | None = None, object_slug: str | None = None,
                      matching_attribute: str | None = None, timeout: float | None = None,
                      headers: Mapping[str, str] | None = None, verify: bool | str = True,
-                     proxy: str | None = None, url_alternatives: str = "") -> Target:
+                     proxy: str | None = None, cert: tuple[str, str] | None = None,
+                     secret_headers: frozenset[str] = frozenset(), url_alternatives: str = "") -> Target:
         """A target given by a person (options, environment): every check of the input is made here, once.
 
         The contract profile defaults to documented: a target of the user's is judged by what Zeeg
@@ -102,9 +110,15 @@ class Target:
         if timeout is not None and not timeout > 0:
             raise UsageError(f"--request-timeout must be more than 0 seconds, not {timeout}")
         if proxy is not None:
-            check_url(proxy, "the proxy")
+            check_url(proxy, "--proxy")
+        if isinstance(verify, str) and not Path(verify).is_file():
+            raise UsageError(f"--tls-verify {verify}: no such CA bundle file")
+        for path in cert or ():
+            if not Path(path).is_file():
+                raise UsageError(f"no such client certificate or key file: {path}")
         return cls(url, token, read_token, contract_profile or "documented", object_slug, matching_attribute,
-                   DEFAULT_TIMEOUT if timeout is None else timeout, tuple((headers or {}).items()), verify, proxy)
+                   DEFAULT_TIMEOUT if timeout is None else timeout, tuple((headers or {}).items()), verify, proxy,
+                   cert, frozenset(name.lower() for name in secret_headers))
 
     @classmethod
     def embedded_reference(cls, token: str | None = None, read_token: str | None = None, *,
@@ -125,6 +139,16 @@ class Target:
         from crm_contract.kit.redaction import public_url
 
         return public_url(self.base_url)
+
+    @property
+    def secrets(self) -> list[str]:
+        """What no artefact may show: the tokens, and the values of headers that are credentials."""
+        hidden = [value for name, value in self.headers if self.hides(name)]
+        return [secret for secret in (self.token, self.read_token, *hidden) if secret]
+
+    def hides(self, header: str) -> bool:
+        """Whether the value of `header` is a secret: a credential by its name, or marked secret."""
+        return secret_header(header) or header.lower() in self.secret_headers
 
     @property
     def expect(self) -> Expectations:
@@ -154,9 +178,21 @@ class Target:
             headers=headers,
             timeout=httpx.Timeout(self.timeout, connect=min(5.0, self.timeout)),
             event_hooks=self.traffic.event_hooks() if self.traffic else None,
-            verify=self.verify,
+            verify=self._tls(),
             proxy=self.proxy,
         )
+
+    def _tls(self) -> bool | ssl.SSLContext:
+        """httpx's `verify`: a bool, or an SSL context for a CA bundle or a client certificate."""
+        if not isinstance(self.verify, str) and self.cert is None:
+            return self.verify
+        context = ssl.create_default_context(cafile=self.verify if isinstance(self.verify, str) else None)
+        if self.verify is False:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if self.cert is not None:
+            context.load_cert_chain(*self.cert)
+        return context
 
     # The pre-flight -----------------------------------------------------------------------------------
 
@@ -233,19 +269,58 @@ class Target:
         """
         kept = {key: value for key, value in asdict(self).items()
                 if key not in ("token", "read_token", "traffic", "definitions")}
+        hidden = {name: value for name, value in self.headers if self.hides(name)}
+        kept["headers"] = [[name, value] for name, value in self.headers if name not in hidden]
+        kept["secret_headers"] = sorted(self.secret_headers)
         path.write_text(json.dumps(kept), encoding="utf-8")
-        return {TOKEN_ENV: self.token, **({READ_TOKEN_ENV: self.read_token} if self.read_token else {})}
+        environ = {TOKEN_ENV: self.token, **({READ_TOKEN_ENV: self.read_token} if self.read_token else {})}
+        if hidden:
+            environ[HEADERS_ENV] = json.dumps(hidden)
+        return environ
 
     @classmethod
     def load(cls, path: str | Path, environ: Mapping[str, str] = os.environ) -> Target:
         """The target `save` wrote, with its tokens from `environ`: checked already, so not checked again."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
-            data["headers"] = tuple(tuple(pair) for pair in data.get("headers") or ())
+            hidden = json.loads(environ.get(HEADERS_ENV) or "{}")
+            data["headers"] = tuple((str(name), str(value)) for name, value in data.get("headers") or ()) + tuple(
+                (str(name), str(value)) for name, value in hidden.items())
+            data["secret_headers"] = frozenset(data.get("secret_headers") or ())
+            data["cert"] = tuple(data["cert"]) if data.get("cert") else None
             token = environ[TOKEN_ENV]
             return cls(token=token, read_token=environ.get(READ_TOKEN_ENV) or None, **data)
         except (OSError, ValueError, TypeError, KeyError) as error:
             raise UsageError(f"cannot read the target file {path}: {type(error).__name__}: {error}") from None
+
+
+def secret_header(name: str) -> bool:
+    """Whether a header's value is a credential by its name (Authorization, X-Api-Key, X-Auth-Token, ...)."""
+    lowered = name.lower()
+    return lowered in CREDENTIAL_HEADERS or any(word in lowered for word in CREDENTIAL_WORDS)
+
+
+def parse_headers(values: Sequence[str]) -> dict[str, str]:
+    """``NAME: VALUE`` strings (as -H takes them) as a mapping; a usage error for one without a name."""
+    headers: dict[str, str] = {}
+    for value in values:
+        name, colon, content = value.partition(":")
+        if not colon or not name.strip() or any(char.isspace() for char in name.strip()):
+            raise UsageError(f"-H/--header takes NAME: VALUE, not {value!r}")
+        headers[name.strip()] = content.strip()
+    return headers
+
+
+def parse_tls_verify(value: str | bool | None) -> bool | str:
+    """--tls-verify: true (the default), false, or the path of a CA bundle."""
+    if value is None or isinstance(value, bool):
+        return True if value is None else value
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    return value
 
 
 def check_tokens(token: str | None, read_token: str | None) -> None:

@@ -30,8 +30,9 @@ PROGRESS_MODES = ("auto", "yes", "no")
 BASE_URL_PLUGIN = "base_url"  # pytest-base-url's entry point name
 # dests of the options that only make sense for the suite: any of them given switches the plugin on
 OWN_OPTIONS = ("crm_target", "token", "read_token", "crm_object", "matching_attribute", "contract_profile",
-               "crm_report_dir", "crm_replay", "crm_progress", "crm_rate_limit", "crm_max_requests", "crm_max_slowdown",
-               "crm_request_timeout")
+               "crm_report_dir", "crm_replay", "crm_max_examples", "crm_max_time", "crm_max_failures", "crm_clauses",
+               "crm_skip_clauses", "crm_quiet", "crm_ndjson", "crm_har", "crm_progress", "crm_rate_limit",
+               "crm_max_requests", "crm_max_slowdown", "crm_request_timeout")
 _ACTIVE = pytest.StashKey[bool]()
 
 
@@ -64,6 +65,22 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     "fewer examples per test (default 2; 0: never)")
     group.addoption("--request-timeout", dest="crm_request_timeout", metavar="SECONDS", type=float,
                     help="seconds to wait for an answer (default 15)")
+    group.addoption("--crm-max-examples", dest="crm_max_examples", metavar="N", type=int,
+                    help="examples per property test, whatever the Hypothesis profile says")
+    group.addoption("--crm-max-time", dest="crm_max_time", metavar="SECONDS", type=float,
+                    help="start no test after this many seconds of the run; the rest is reported not run")
+    group.addoption("--crm-max-failures", dest="crm_max_failures", metavar="N", type=int,
+                    help="stop after N tests failed with a verdict (inconclusive ones do not count)")
+    group.addoption("--crm-clauses", dest="crm_clauses", metavar="IDS",
+                    help="run only the tests of these clauses (A1,A3-A5,section 4); the others are not run")
+    group.addoption("--crm-skip-clauses", dest="crm_skip_clauses", metavar="IDS",
+                    help="leave out the tests of these clauses, and report those clauses not run")
+    group.addoption("--crm-quiet", dest="crm_quiet", action="store_true", default=False,
+                    help="the clause summary names only the clauses that did not pass")
+    group.addoption("--crm-ndjson", dest="crm_ndjson", metavar="FILE",
+                    help="stream one JSON line per test as it ends, then one per clause and one for the run")
+    group.addoption("--crm-har", dest="crm_har", metavar="FILE",
+                    help="write every exchange with the target as HAR 1.2 (tokens and secret headers redacted)")
     group.addoption(
         "--crm-progress",
         choices=PROGRESS_MODES,

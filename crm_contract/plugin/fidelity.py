@@ -285,7 +285,7 @@ def _verdicts(clauses: Sequence[dict[str, Any]]) -> str:
     counts: dict[str, list[str]] = {}
     for clause in clauses:
         counts.setdefault(clause["verdict"], []).append(clause["id"])
-    parts = [f"{len(counts[verdict])} {verdict}" for verdict in ("pass", "fail", "inconclusive", "not-run")
+    parts = [f"{len(counts[verdict])} {verdict}" for verdict in ("pass", "partial", "fail", "inconclusive", "not-run")
              if verdict in counts]
     said = f"Clauses: {', '.join(parts)}."
     blocked = [c for c in clauses if c["verdict"] == "not-run" and "set-up" in (c.get("reason") or "")]

@@ -146,7 +146,9 @@ class RunOutcome:
 
     def __init__(self, pace: Pace | None = None) -> None:
         self.traffic = Traffic(pace=pace)
-        self.not_reached: list[str] = []  # tests the --max-requests budget left out
+        self.not_reached: list[str] = []  # tests the --max-requests budget or --max-time left out
+        self.max_time: float | None = None  # seconds from the run's start after which no test starts
+        self.max_failures: int | None = None  # tests failed with a verdict after which the run stops
         self.redactor = Redactor([])  # the target's tokens, once the target fixture has named them
         self.inconclusive: list[tuple[str, str]] = []
         self.internal: list[tuple[str, str]] = []  # tests ended by a bug of the suite: (node id, the error)
@@ -293,6 +295,9 @@ class RunOutcome:
         if self.traffic.pace.budget_spent:
             self.not_reached.append(item.nodeid)
             pytest.skip("not reached: the --max-requests budget was spent")
+        if self.max_time is not None and time.time() - self.started > self.max_time:
+            self.not_reached.append(item.nodeid)
+            pytest.skip(f"not reached: the --max-time of {self.max_time:g} s was spent")
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, tuple[str, Any]] | None:
         if getattr(report, "crm_internal", None):
@@ -311,6 +316,8 @@ class RunOutcome:
                 self.inconclusive.append((report.nodeid, reason))
             else:
                 self.failed += 1
+                if self.max_failures is not None and self.failed >= self.max_failures and self.session is not None:
+                    self.session.shouldstop = f"--max-failures {self.max_failures}: stopped after {self.failed} failed"
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
@@ -347,7 +354,7 @@ class RunOutcome:
                                         "failure seen amid infrastructure faults")
         if self.not_reached:
             terminalreporter.write_line(f"crm-contract: {len(self.not_reached)} test(s) not reached within "
-                                        "--max-requests; their clauses are not run (see the report)")
+                                        "--max-requests or --max-time; their clauses are not run (see the report)")
         if self.first_violation is not None:
             seconds, rule, nodeid = self.first_violation
             terminalreporter.write_line(f"crm-contract: first contract violation found after {seconds:.1f} s "

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,7 +31,8 @@ from crm_contract.kit.redaction import Redactor, public_url
 from crm_contract.kit.violations import ContractViolation, SetupViolation, clause_of
 from crm_contract.plugin.fidelity import Fidelity
 from crm_contract.plugin.outcomes import RunOutcome, exceptions_in
-from crm_contract.plugin.session import contract_profile, strict_adds
+from crm_contract.plugin.session import contract_profile, selected_clauses, strict_adds
+from crm_contract.reports.har import HarWriter
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
 
@@ -78,23 +80,30 @@ def tag_of(item: pytest.Item) -> str:
     return "R" if item.get_closest_marker("reference") else "D"
 
 
-def clause_verdicts(tests: list[Entry]) -> list[dict[str, Any]]:
+def clause_verdicts(tests: list[Entry], selected: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Every clause of the contract with its verdict and the tests, examples and requests behind it.
 
     A test that failed on the run's set-up (sections 2 and 3) gave no verdict on its own clauses: they
-    count it as not run, with the set-up failure as the reason. A not-run clause says why.
+    count it as not run, with the set-up failure as the reason. A not-run clause says why. A clause
+    some of whose tests passed while others were not run (no read-only token, a type the object lacks,
+    the request budget) is partial, never pass, with the first reason; tests the documented profile
+    leaves out by design do not make it partial.
     """
     rows = []
     for clause in CLAUSES:
         mine = [test for test in tests if clause.id in test.clauses]
         failed = [test.failure for test in tests if test.failure and test.failure["clause"] == clause.id]
         ran = [test for test in mine if not _setup_failed(test, clause.id)]
-        if failed:
+        if selected is not None and clause.id not in selected:
+            verdict = "not-run"  # left out by --clauses or --skip-clauses, whatever its tests did for others
+            failed = []
+        elif failed:
             verdict = "fail"
         elif any(test.outcome in ("inconclusive", "fail") for test in ran):
             verdict = "inconclusive"  # left without a verdict, or failed on another clause first
         elif any(test.outcome == "pass" for test in ran):
-            verdict = "pass"
+            left = [test for test in ran if test.outcome == "not-run" and not _by_profile(test)]
+            verdict = "partial" if left else "pass"
         else:
             verdict = "not-run"
         row = {"id": clause.id, "title": clause.title, "tag": clause.tag, "contract": clause.link,
@@ -102,12 +111,22 @@ def clause_verdicts(tests: list[Entry]) -> list[dict[str, Any]]:
                "tests": len(mine), "examples": sum(test.examples or 0 for test in mine),
                "requests": sum(test.requests for test in mine),
                "failures": [failure["replay"] for failure in failed if failure.get("replay")]}
-        if verdict == "not-run" and mine:
+        if selected is not None and clause.id not in selected:
+            row["reason"] = "not selected (--clauses, --skip-clauses)"
+        elif verdict == "not-run" and mine:
             reasons = [test.reason for test in mine if test.reason]
             setup = [reason for reason in reasons if "set-up" in reason]
             row["reason"] = next(iter(setup or reasons), None)
+        if verdict == "partial":
+            why = next((str(test.reason).removeprefix("not run: ") for test in left if test.reason), "")
+            row["reason"] = f"{len(left)} of {len(mine)} tests not run" + (f": {why}" if why else "")
         rows.append(row)
     return rows
+
+
+def _by_profile(test: Entry) -> bool:
+    """Whether `test` was left out by the documented profile (a reference choice), not for want of something."""
+    return test.tag == "R" and "contract profile is 'documented'" in (test.reason or "")
 
 
 def _setup_failed(test: Entry, clause: str) -> bool:
@@ -151,8 +170,32 @@ class Recorder:
         self.fidelity = Fidelity()
         ContractClient.observers.append(self.fidelity.observe)
         ContractViolation.listeners.append(self.fidelity.violation)
+        self.events: IO[str] | None = None  # --crm-ndjson: a line per test as it ends, then the verdicts
+        self.har: HarWriter | None = None  # --crm-har: every exchange
+        events, har = config.getoption("crm_ndjson", None), config.getoption("crm_har", None)
+        try:
+            if events:
+                Path(events).parent.mkdir(parents=True, exist_ok=True)
+                self.events = Path(events).open("w", encoding="utf-8")
+            if har:
+                self.har = HarWriter(Path(har), _versions().get("crm_contract", "0"))
+                ContractClient.observers.append(self.har.add)
+        except OSError as error:
+            raise pytest.UsageError(f"cannot write {error.filename}: {error.strerror}") from None
+
+    def _event(self, kind: str, **fields: Any) -> None:
+        """One NDJSON line, redacted, flushed at once: a CI system may read the file while the run goes on."""
+        if self.events is not None:
+            self.events.write(json.dumps(self.redactor.data({"event": kind, **fields}), ensure_ascii=False) + "\n")
+            self.events.flush()
 
     def pytest_unconfigure(self) -> None:
+        if self.har is not None:
+            if self.har.add in ContractClient.observers:
+                ContractClient.observers.remove(self.har.add)
+            self.har.close()
+        if self.events is not None:
+            self.events.close()
         if self.fidelity.observe in ContractClient.observers:
             ContractClient.observers.remove(self.fidelity.observe)
         if self.fidelity.violation in ContractViolation.listeners:
@@ -161,19 +204,45 @@ class Recorder:
     def fidelity_summary(self, clauses: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """What kind of target this run met (`crm_contract.plugin.fidelity`), from what it saw so far."""
         documented = contract_profile(self.config) == "documented"
-        clauses = clauses if clauses is not None else clause_verdicts(list(self.tests.values()))
+        if clauses is None:
+            clauses = clause_verdicts(list(self.tests.values()), selected_clauses(self.config))
         summary = self.fidelity.summary(clauses, documented=documented)
         return {**summary, "summary": self.redactor.text(summary["summary"])}
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
-        """The fidelity paragraph first, before the failures: what kind of target this is, in plain words."""
-        if self.tests and any(test.outcome != "not-run" for test in self.tests.values()):
+        """The fidelity paragraph first, before the failures: what kind of target this is, in plain words;
+        the verdict of every clause last, after everything else the run has to say."""
+        ran = self.tests and any(test.outcome != "not-run" for test in self.tests.values())
+        if ran:
             terminalreporter.write_sep("=", "fidelity: what kind of target this is")
             width = min(terminalreporter._tw.fullwidth, 100)
             for line in textwrap.wrap(self.fidelity_summary()["summary"], width=width):
                 terminalreporter.write_line(line)
-        return (yield)
+        result = yield
+        if self.tests:
+            self._clause_summary(terminalreporter)
+        return result
+
+    def _clause_summary(self, terminalreporter: Any) -> None:
+        """One line a clause: id, verdict, tests, requests, and why (the first failure, or what was not run)."""
+        terminalreporter.write_sep("=", "crm-contract: the verdict of every clause")
+        colours = {"pass": {"green": True}, "fail": {"red": True, "bold": True}, "inconclusive": {"yellow": True},
+                   "partial": {"yellow": True}}
+        tests = list(self.tests.values())
+        quiet = bool(self.config.getoption("crm_quiet", False))
+        for clause in clause_verdicts(tests, selected_clauses(self.config)):
+            if quiet and clause["verdict"] in ("pass", "not-run"):
+                continue  # --quiet: only what did not hold, or had no verdict
+            why = ""
+            if clause["verdict"] == "fail":
+                failure = next((t.failure for t in tests if t.failure and t.failure["clause"] == clause["id"]), None)
+                why = f"[{failure['rule']}] {failure['summary']}" if failure else ""
+            elif clause.get("reason"):
+                why = str(clause["reason"])
+            line = (f"{clause['id']:<10} {clause['verdict']:<12} {clause['tests']:>3} tests {clause['requests']:>6} "
+                    f"requests  {self.redactor.text(' '.join(why.split()))}").rstrip()
+            terminalreporter.write_line(line[:160], **colours.get(clause["verdict"], {}))
 
     # Collection ------------------------------------------------------------------------------------
 
@@ -207,6 +276,10 @@ class Recorder:
             driven = getattr(getattr(item, "obj", None), "hypothesis", None) is not None or ran > 0
             record.examples = ran if driven else None
             record.requests = self.outcome.traffic.sent - self._before[1]
+            self._event("test", id=record.id, clauses=record.clauses, outcome=record.outcome,
+                        duration=round(record.duration, 3), requests=record.requests, reason=record.reason,
+                        failure={key: record.failure.get(key) for key in ("clause", "rule", "summary")}
+                        if record.failure else None)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -244,7 +317,11 @@ class Recorder:
 
     def use_target(self, target: Any) -> None:
         self.target = target
-        self.redactor = Redactor([target.token, target.read_token])
+        self.redactor = Redactor(target.secrets)
+        if self.har is not None:
+            parts = urlsplit(target.base_url)
+            self.har.origin, self.har.redactor = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}", self.redactor
+        self._event("run", target=public_url(target.base_url), contract_profile=target.contract_profile)
 
     def _failed(self, record: Entry, error: BaseException | None, report: pytest.TestReport) -> None:
         text = self.redactor.text(report.longreprtext or "")
@@ -320,6 +397,14 @@ class Recorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.events is not None:
+            clauses = clause_verdicts(list(self.tests.values()), selected_clauses(self.config))
+            for clause in clauses:
+                self._event("clause", **{key: clause.get(key) for key in ("id", "verdict", "tests", "requests",
+                                                                            "reason")})
+            verdicts = {clause["verdict"] for clause in clauses}
+            self._event("verdict", verdict=next((v for v in ("fail", "inconclusive", "partial", "pass")
+                                                 if v in verdicts), "not-run"), pytest_status=int(session.exitstatus))
         if self.report_dir is None:
             return
         self.write(int(session.exitstatus))
@@ -337,9 +422,10 @@ class Recorder:
                 name = f"failures/{clause.replace(' ', '-')}-{counters[clause]}.json"
                 test.failure["replay"] = name
                 replays[name] = {**test.replay, **facts}
-        clauses = clause_verdicts(tests)
+        clauses = clause_verdicts(tests, selected_clauses(self.config))
         verdicts = {clause["verdict"] for clause in clauses}
-        overall = next((verdict for verdict in ("fail", "inconclusive", "pass") if verdict in verdicts), "not-run")
+        overall = next((verdict for verdict in ("fail", "inconclusive", "partial", "pass") if verdict in verdicts),
+                       "not-run")
         first = self.outcome.first_violation
         report = {
             "format": REPORT_FORMAT, **facts,

@@ -39,13 +39,14 @@ from crm_contract.kit.redaction import Redactor
 from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target
 from crm_contract.plugin.outcomes import RunOutcome
 
-__all__ = ["DiscardedExample", "contract_profile", "register_profiles", "start", "target_of"]
+__all__ = ["DiscardedExample", "contract_profile", "register_profiles", "selected_clauses", "start", "target_of"]
 
 R_PARTS = [name for name, part in PARTS.items() if part.tag == "R"]
 _OUTCOME = pytest.StashKey[RunOutcome]()
 _LEFT_OUT = pytest.StashKey[int]()
 _TARGET = pytest.StashKey[Target]()  # the target as the options give it (an embedded one not started yet)
 _CHECKED = pytest.StashKey[bool]()  # the runner checked it already (--crm-target): no second pre-flight
+_SELECTED = pytest.StashKey[frozenset[str]]()  # the clauses --crm-clauses / --crm-skip-clauses leave in
 
 
 class DiscardedExample(OutcomeUnknown, UnsatisfiedAssumption):
@@ -93,7 +94,10 @@ def start(config: pytest.Config) -> None:
         config.stash[_TARGET] = target_from_options(config)
     except UsageError as error:
         raise pytest.UsageError(error.message) from None
+    config.stash[_SELECTED] = clause_selection(config)
     outcome = config.stash[_OUTCOME] = RunOutcome(pace_from(config))
+    outcome.max_time = positive(config, "crm_max_time", "--max-time")
+    outcome.max_failures = positive(config, "crm_max_failures", "--max-failures")
     ContractClient.wait_listeners.append(outcome.traffic.pace.waited_for)
     config.pluginmanager.register(sys.modules[__name__], "crm-contract-session")
     config.pluginmanager.register(outcome, "crm-contract-outcome")
@@ -109,6 +113,34 @@ def start(config: pytest.Config) -> None:
         from crm_contract.plugin.replaying import Replaying
 
         config.pluginmanager.register(Replaying.load(replay), "crm-contract-replay")
+
+
+def positive(config: pytest.Config, name: str, option: str) -> Any:
+    value = config.getoption(name)
+    if value is not None and value <= 0:
+        raise pytest.UsageError(f"{option} must be more than 0")
+    return value
+
+
+def clause_selection(config: pytest.Config) -> frozenset[str]:
+    """The clauses whose tests run: every one, or those of --crm-clauses, less those of --crm-skip-clauses."""
+    from crm_contract.kit.clauses import clause_ids, parse_clauses
+
+    try:
+        chosen = parse_clauses(config.getoption("crm_clauses"), "--clauses") if config.getoption("crm_clauses") \
+            else frozenset(clause_ids())
+        left_out = config.getoption("crm_skip_clauses")
+        return chosen - (parse_clauses(left_out, "--skip-clauses") if left_out else frozenset())
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def selected_clauses(config: pytest.Config) -> frozenset[str] | None:
+    """The clauses the run checks, or None when they are all of them."""
+    from crm_contract.kit.clauses import clause_ids
+
+    chosen = config.stash.get(_SELECTED, None)
+    return None if chosen is None or chosen == frozenset(clause_ids()) else chosen
 
 
 def pace_from(config: pytest.Config) -> Pace:
@@ -166,8 +198,16 @@ def strict_adds(config: pytest.Config) -> int | None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """pytest's cache in `cache_root` too, unless the user chose a cache_dir (``-o cache_dir=``, an ini file)."""
+    """pytest's cache in `cache_root` too, unless the user chose a cache_dir (``-o cache_dir=``, an ini file);
+    --crm-max-examples over the Hypothesis profile in force (loaded by now, --hypothesis-profile included)."""
     config = session.config
+    wanted = config.getoption("crm_max_examples")
+    if wanted is not None:
+        if wanted < 1:
+            raise pytest.UsageError("--max-examples must be at least 1")
+        name = settings.get_current_profile_name()
+        settings.register_profile(name, settings.get_profile(name), max_examples=wanted)
+        settings.load_profile(name)
     cache = getattr(config, "cache", None)
     if cache is None or config.getini("cache_dir") != ".pytest_cache":
         return
@@ -185,6 +225,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = selected_clauses(config)
+    if chosen is not None:
+        from crm_contract.kit.clauses import clauses_of
+
+        kept = [item for item in items if set(clauses_of(item)) & chosen]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
     if contract_profile(config) == "strict":
         return
     skip = pytest.mark.skip(reason="checks a reference choice [R]; contract profile is 'documented'")
@@ -233,7 +280,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 def _announced(config: pytest.Config, target: Target) -> Target:
     """`target`, made known to the recorder and to the failure reports, which redact its tokens."""
-    config.stash[_OUTCOME].redactor = Redactor([target.token, target.read_token])
+    config.stash[_OUTCOME].redactor = Redactor(target.secrets)
     recorder = config.pluginmanager.get_plugin("crm-contract-recorder")
     if recorder is not None:
         recorder.use_target(target)

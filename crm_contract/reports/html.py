@@ -18,7 +18,7 @@ from typing import Any
 __all__ = ["failure_key", "render_html"]
 
 BODY_LIMIT = 2000
-_VERDICTS = ("pass", "fail", "inconclusive", "not-run")
+_VERDICTS = ("pass", "partial", "fail", "inconclusive", "not-run")
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'; base-uri 'none'"
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;margin:24px 32px;
@@ -33,7 +33,7 @@ pre{background:#f7f7f8;border:1px solid #e2e2e2;padding:6px 8px;margin:4px 0;whi
  overflow-wrap:anywhere;max-height:420px;overflow:auto}
 .v{font-weight:700}.v a{color:inherit}.v small{display:block;font-weight:400;font-size:11px;opacity:.85}
 .v-pass{background:#d3f0d3;color:#0b4a0b}.v-fail{background:#f7c6c6;color:#7d0a0a}
-.v-inconclusive{background:#fbe2a0;color:#5a3f00}.v-not-run,.v-unknown,.v-absent{background:#e4e4e4;color:#333}
+.v-inconclusive{background:#fbe2a0;color:#5a3f00}.v-partial{background:#dcebd0;color:#2d4a1a}.v-not-run,.v-unknown,.v-absent{background:#e4e4e4;color:#333}
 .badge{display:inline-block;padding:2px 10px;border-radius:4px;margin:0 8px 4px 0}
 .banner{font-size:16px;margin:6px 0 14px}
 tr.differs>td.diff{background:#fff0c2;color:#6b2b00;font-weight:700;white-space:nowrap}

@@ -64,6 +64,16 @@ class RunOptions:
     rate_limit: str | None = None  # N/s, N/m or N/h (`crm_contract.kit.pace.parse_rate`)
     max_requests: int | None = None
     max_slowdown: float | None = None
+    max_examples: int | None = None  # examples per property test, over the profile
+    max_time: float | None = None  # seconds after which no test starts
+    max_failures: int | None = None  # tests failed with a verdict after which the run stops
+    clauses: str | None = None  # run only the tests of these clauses (A1,A3-A5,section 4)
+    skip_clauses: str | None = None
+    progress: str | None = None  # the live status line: auto, yes or no
+    quiet: bool = False  # pytest -q, and a clause summary of the clauses that did not pass
+    color: str | None = None  # yes, no, or None: pytest decides (a terminal, NO_COLOR, FORCE_COLOR)
+    ndjson: Path | None = None  # stream test and clause events there
+    har: Path | None = None  # every exchange there, as HAR
     report_dir: Path | None = None
     replay: Path | None = None  # run only the test of this replay file, with its example
     pytest_args: tuple[str, ...] = ()
@@ -87,6 +97,18 @@ class RunOptions:
             raise UsageError("--max-requests must be at least 1")
         if self.max_slowdown is not None and self.max_slowdown < 0:
             raise UsageError("--max-slowdown must be 0 (never trim) or more")
+        for option, value in (("--max-examples", self.max_examples), ("--max-failures", self.max_failures),
+                              ("--max-time", self.max_time)):
+            if value is not None and not value > 0:
+                raise UsageError(f"{option} must be more than 0")
+        from crm_contract.kit.clauses import parse_clauses
+
+        for option, text in (("--clauses", self.clauses), ("--skip-clauses", self.skip_clauses)):
+            if text:
+                try:
+                    parse_clauses(text, option)
+                except ValueError as error:
+                    raise UsageError(str(error)) from None
         if self.report_dir is not None:
             try:
                 self.report_dir.mkdir(parents=True, exist_ok=True)
@@ -108,6 +130,18 @@ class RunOptions:
             args += ["--max-requests", str(self.max_requests)]
         if self.max_slowdown is not None:
             args += ["--max-slowdown", str(self.max_slowdown)]
+        for option, value in (("--crm-max-examples", self.max_examples), ("--crm-max-time", self.max_time),
+                              ("--crm-max-failures", self.max_failures), ("--crm-clauses", self.clauses),
+                              ("--crm-skip-clauses", self.skip_clauses), ("--crm-progress", self.progress)):
+            if value is not None:
+                args += [option, str(value)]
+        if self.quiet:
+            args += ["-q", "--crm-quiet"]
+        if self.color is not None:
+            args.append(f"--color={self.color}")
+        for option, path in (("--crm-ndjson", self.ndjson), ("--crm-har", self.har)):
+            if path is not None:
+                args += [option, str(path.resolve())]
         if self.report_dir is not None:
             args += ["--report-dir", str(self.report_dir.resolve())]
         if self.replay is not None:
