@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from cli_support import AUTH, COMMAND, ROOT, one_line, run
@@ -265,3 +266,12 @@ def test_the_readmes_table_of_run_options_is_made_from_the_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "<!-- options: run -->" in readme
     assert update(readme, dict(group.commands)) == readme, "run python -m crm_contract.commands.options_table"
+
+
+def test_every_option_of_every_command_shows_its_environment_variable() -> None:
+    from crm_contract.commands import cli as group
+
+    for name, command in group.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option) and "--help" not in param.opts:
+                assert param.envvar and param.show_envvar, f"{name} {param.opts}"

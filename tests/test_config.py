@@ -17,7 +17,6 @@ from cli_support import run, shown
 from connection_support import ForwardProxy, private_ca, requiring_header
 
 from crm_contract.commands import cli
-from crm_contract.commands.configured import env
 from crm_contract.errors import TargetUnusable, UsageError
 from crm_contract.hosting.embedded import EmbeddedServer
 from crm_contract.kit.client import TargetInconclusive
@@ -55,7 +54,7 @@ VALUES: dict[str, tuple[Any, Any, Any]] = {
     "ndjson": ("/file/events.ndjson", "/env/events.ndjson", "/cli/events.ndjson"),
     "har": ("/file/run.har", "/env/run.har", "/cli/run.har"),
     "exitfirst": (True, True, True),
-    "color": (False, True, False),
+    "force-color": (False, True, False),
 }
 COMMAND = cli.commands["run"]
 
@@ -74,16 +73,20 @@ def test_every_option_of_run_has_a_variable_and_is_in_the_table() -> None:
         assert long_name in VALUES or long_name in ("config", "target"), f"{long_name} is missing from VALUES"
 
 
+def env_of(option: str) -> str:
+    return next(param for param in options_of(COMMAND) if f"--{option}" in param.opts).envvar
+
+
 def parsed(args: list[str], monkeypatch: pytest.MonkeyPatch, folder: Path) -> dict[str, Any]:
     monkeypatch.chdir(folder)
-    with click.Context(cli) as parent:
-        ctx = COMMAND.make_context("run", args, parent=parent)
+    with cli.make_context("crm-contract", ["run", *args]) as group:  # the group reads the config file
+        ctx = COMMAND.make_context("run", args, parent=group)
     return dict(ctx.params)
 
 
 def as_cli(option: str, value: Any) -> list[str]:
     if isinstance(value, bool):
-        return [f"--{option}"] if value else [f"--no-{option}"]
+        return [f"--{option}"] if value else [f"--no-{option.removeprefix('force-')}"]
     values = value if isinstance(value, list) else [value]
     return [item for one in values for item in (f"--{option}", str(one))]
 
@@ -111,14 +114,16 @@ def test_the_command_line_beats_the_environment_beats_the_file_beats_the_default
         option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     in_file, in_env, on_cli = VALUES[option]
     name = param_name(option)
-    for variable in ("CRM_CONTRACT_CONFIG", "CRM_CONTRACT_TARGET", "PYTEST_BASE_URL", env(option)):
-        monkeypatch.delenv(variable, raising=False)
+    variable = env_of(option)
+    variable = variable[0] if isinstance(variable, list) else variable
+    for unset in ("CRM_CONTRACT_CONFIG", "CRM_CONTRACT_TARGET", "PYTEST_BASE_URL", variable):
+        monkeypatch.delenv(unset, raising=False)
     default = parsed([], monkeypatch, tmp_path)[name]
     # A file gives headers as a table (headers = { "X-File" = "1" }), every other option as its value.
     in_file_toml = 'headers = { "X-File" = "1" }\n' if option == "header" else as_toml(option, in_file)
     (tmp_path / "crm-contract.toml").write_text(in_file_toml)
     from_file = parsed([], monkeypatch, tmp_path)[name]
-    monkeypatch.setenv(env(option), as_env(in_env))
+    monkeypatch.setenv(variable, as_env(in_env))
     from_env = parsed([], monkeypatch, tmp_path)[name]
     from_cli = parsed(as_cli(option, on_cli), monkeypatch, tmp_path)[name]
 

@@ -18,12 +18,13 @@ from collections.abc import Sequence
 import click
 
 from crm_contract.commands import compare, diff, replay, run, serve, sweep, zoo
+from crm_contract.commands.configured import ConfiguredGroup, configure
 from crm_contract.errors import INCONCLUSIVE, OK, USAGE, CrmContractError
 
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ConfiguredGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zeeg-crm-contract", prog_name="crm-contract")
 def cli() -> None:
     """Property-based contract tests for the Zeeg CRM record assert (upsert) endpoint.
@@ -53,8 +54,12 @@ def clauses(as_json: bool) -> int:
     return OK
 
 
-for _command in (run.run, sweep.sweep, serve.serve, zoo.faults, zoo.zoo, replay.replay, diff.diff, compare.compare):
-    cli.add_command(_command)
+# The commands that talk to a target also read the config file (--config, --target); every option of
+# every command has its environment variable.
+for _command in (run.run, sweep.sweep, replay.replay, compare.compare):
+    cli.add_command(configure(_command, from_file=True))
+for _command in (serve.serve, zoo.faults, zoo.zoo, diff.diff, clauses):
+    cli.add_command(configure(_command, from_file=False))
 
 
 def one_line(text: str) -> str:

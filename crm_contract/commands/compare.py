@@ -12,10 +12,10 @@ __all__ = ["compare"]
 @click.command()
 @click.option("--base-url", "base_urls", multiple=True, metavar="URL",
               help="A target, ending in /v2; 'reference' is the embedded reference server. Two or more.")
-@click.option("--token", "tokens", multiple=True,
-              help="Token with crm:write: one for all targets, or one per base URL in order [env ZEEG_API_TOKEN].")
-@click.option("--read-token", "read_tokens", multiple=True,
-              help="Token with crm:read only, paired like --token [env ZEEG_API_READ_TOKEN].")
+@click.option("--token", "tokens", multiple=True, envvar="ZEEG_API_TOKEN",
+              help="Token with crm:write: one for all targets, or one per base URL in order.")
+@click.option("--read-token", "read_tokens", multiple=True, envvar="ZEEG_API_READ_TOKEN",
+              help="Token with crm:read only, paired like --token.")
 @click.option("--report-dir", type=click.Path(file_okay=False), default="crm-compare", show_default=True,
               help="Where compare.json, compare.html and one report directory per target go.")
 @click.option("--seed", type=int, help="Hypothesis seed for every run [default: a random one, printed].")

@@ -1,21 +1,23 @@
-"""Commands whose options also come from the environment and the config file (`crm_contract.kit.config`).
+"""Options from the environment and the config file (`crm_contract.kit.config`), for every command.
 
-Every option of such a command has an environment variable, ``CRM_CONTRACT_<OPTION>`` (the token
-variables keep their names), shown in ``--help``; ``--config`` and ``--target`` choose the file and a
-named target in it. Precedence: the command line, then the environment, then the file, then the
-defaults: the file's values are the command's ``default_map``, which click reads after the other two.
+Every option of every command has an environment variable, ``CRM_CONTRACT_<OPTION>`` (the token
+variables keep their names), shown in ``--help`` with its default (`configure`); the commands that
+talk to a target also take ``--config`` and ``--target``, the file and a named target in it.
+Precedence: the command line, then the environment, then the file, then the defaults: the group
+(`ConfiguredGroup`) makes the file's values each command's ``default_map``, which click reads after
+the other two.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["ConfiguredCommand", "HeaderType", "config_options", "env"]
+__all__ = ["ConfiguredGroup", "HeaderType", "configure", "env"]
 
 PREFIX = "CRM_CONTRACT_"
 
@@ -51,33 +53,48 @@ def _peek(args: Sequence[str], option: str) -> str | None:
     return None
 
 
-class ConfiguredCommand(click.Command):
-    """A command whose option defaults come from the config file and its named target."""
+class ConfiguredGroup(click.Group):
+    """The ``crm-contract`` group: the config file's values become each command's ``default_map``."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
-        if not any(arg in ("-h", "--help") for arg in args):
+        if not any(arg in ("-h", "--help") for arg in args) and "default_map" not in extra:
             from crm_contract.kit.config import CONFIG_ENV, TARGET_ENV, load_config
 
             path = _peek(args, "--config") or os.environ.get(CONFIG_ENV) or None
             target = _peek(args, "--target") or os.environ.get(TARGET_ENV) or None
             config = load_config(Path(path) if path else None)
-            siblings = parent.command.commands.values() if parent and isinstance(parent.command, click.Group) else ()
-            every = set(_keys(self)).union(*(_keys(command) for command in siblings))
-            extra.setdefault("default_map", config.options(target, _keys(self), every))
+            every = set().union(*(_keys(command) for command in self.commands.values()))
+            configured = {name: command for name, command in self.commands.items() if _keys(command).get("config")}
+            extra["default_map"] = {name: config.options(target, _keys(command), every)
+                                    for name, command in configured.items()}
         return super().make_context(info_name, args, parent=parent, **extra)
+
+
+def configure(command: click.Command, *, from_file: bool) -> click.Command:
+    """Give every option of `command` its environment variable (shown in --help, with its default);
+    with `from_file`, also ``--config`` and ``--target``, whose values the group reads first."""
+    for param in command.params:
+        if not isinstance(param, click.Option):
+            continue
+        if not param.envvar:
+            long_name = next((opt for opt in param.opts if opt.startswith("--")), param.opts[0])
+            param.envvar = env(long_name.removeprefix("--"))
+        param.show_envvar = True
+        if param.default not in (None, (), False) and type(param.default).__name__ != "Sentinel":
+            param.show_default = True
+    if from_file and "config" not in _keys(command):
+        command.params[:0] = [
+            click.Option(["--config"], metavar="PATH", envvar=env("config"), show_envvar=True, expose_value=False,
+                         help="The config file [default: crm-contract.toml, or [tool.crm-contract] in "
+                         "pyproject.toml, found upwards from here]."),
+            click.Option(["--target"], metavar="NAME", envvar=env("target"), show_envvar=True, expose_value=False,
+                         help="A named target of the config file ([targets.NAME])."),
+        ]
+    return command
 
 
 def _keys(command: click.Command) -> dict[str, str]:
     """A command's config keys (its long option names, ``report_dir``) and the parameters they set."""
     return {opt.removeprefix("--").replace("-", "_"): param.name for param in command.params if param.name
             for opt in param.opts if opt.startswith("--")}
-
-
-def config_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--config`` and ``--target``, read before the other options (see `ConfiguredCommand`)."""
-    function = click.option("--target", "config_target", metavar="NAME", envvar=env("target"), show_envvar=True,
-                            help="A named target of the config file ([targets.NAME]).")(function)
-    return click.option("--config", "config_file", metavar="PATH", envvar=env("config"), show_envvar=True,
-                        help="The config file [default: crm-contract.toml, or [tool.crm-contract] in "
-                        "pyproject.toml, found upwards from here].")(function)

@@ -11,11 +11,11 @@ __all__ = ["replay"]
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--base-url", metavar="URL", envvar="PYTEST_BASE_URL",
-              help="The API to replay against, ending in /v2 [env PYTEST_BASE_URL] (default: the embedded "
+@click.option("--base-url", metavar="URL", envvar=["CRM_CONTRACT_BASE_URL", "PYTEST_BASE_URL"],
+              help="The API to replay against, ending in /v2 (default: the embedded "
               "reference server).")
-@click.option("--token", envvar="ZEEG_API_TOKEN", help="Token with crm:write [env ZEEG_API_TOKEN].")
-@click.option("--read-token", envvar="ZEEG_API_READ_TOKEN", help="Token with crm:read only [env ZEEG_API_READ_TOKEN].")
+@click.option("--token", envvar="ZEEG_API_TOKEN", help="Token with crm:write.")
+@click.option("--read-token", envvar="ZEEG_API_READ_TOKEN", help="Token with crm:read only.")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="Keep the replay run's report there.")
 @click.option("--show-output", is_flag=True, help="Print the replay run's pytest output.")
 def replay(file: str, base_url: str | None, token: str | None, read_token: str | None, report_dir: str | None,

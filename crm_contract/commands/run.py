@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from crm_contract.commands.configured import ConfiguredCommand, HeaderType, config_options, env
+from crm_contract.commands.configured import HeaderType, env
 from crm_contract.kit.target import CONTRACT_PROFILES
 
 __all__ = ["HYPOTHESIS_PROFILES", "run"]
@@ -17,8 +17,7 @@ __all__ = ["HYPOTHESIS_PROFILES", "run"]
 HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
 
 
-@click.command(cls=ConfiguredCommand)
-@config_options
+@click.command()
 @click.option(
     "--base-url",
     metavar="URL",
@@ -89,8 +88,8 @@ HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
               help="The live status line: auto (on a terminal, not in CI), yes or no [default: auto].")
 @click.option("-q", "--quiet", is_flag=True, envvar=env("quiet"), show_envvar=True,
               help="Say less: pytest's -q, and only the clauses that did not pass in the summary.")
-@click.option("--color/--no-color", "color", default=None, envvar=env("color"), show_envvar=True,
-              help="Colour the output, or not [default: on a terminal, unless NO_COLOR is set; FORCE_COLOR forces].")
+@click.option("--force-color/--no-color", "color", default=None, envvar=env("color"), show_envvar=True,
+              help="Colour the output always, or never [default: on a terminal, unless NO_COLOR is set].")
 @click.option("--output", type=click.Choice(("text", "json")), default="text", envvar=env("output"),
               show_envvar=True, help="json: the run's summary as one JSON object on stdout, everything else on stderr.")
 @click.option("--ndjson", type=click.Path(dir_okay=False), envvar=env("ndjson"), show_envvar=True,
@@ -101,8 +100,6 @@ HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
               help="Write report.json, junit.xml, report.html and a replay file per failure there.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- PYTEST_ARGS]...")
 def run(
-    config_file: str | None,
-    config_target: str | None,
     base_url: str | None,
     token: str | None,
     read_token: str | None,

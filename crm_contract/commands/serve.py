@@ -51,12 +51,12 @@ class RateLimit(click.ParamType):
     envvar="CRM_CONTRACT_TOKEN",
     default=DEFAULT_WRITE_TOKEN,
     show_default=True,
-    help="Token with crm:write (and crm:read) [env CRM_CONTRACT_TOKEN].",
+    help="Token with crm:write (and crm:read).",
 )
 @click.option(
     "--read-token",
     envvar="CRM_CONTRACT_READ_TOKEN",
-    help="Add a token with crm:read only [env CRM_CONTRACT_READ_TOKEN].",
+    help="Add a token with crm:read only.",
 )
 @click.option(
     "--rate-limit", type=RateLimit(), metavar="N/s", help="Answer 429 above N requests a second (N/s or N)."

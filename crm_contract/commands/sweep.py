@@ -18,10 +18,10 @@ def parse_age(value: str) -> float:
 
 
 @click.command()
-@click.option("--base-url", metavar="URL", envvar="PYTEST_BASE_URL", required=True,
-              help="The API that runs were pointed at, ending in /v2 [env PYTEST_BASE_URL].")
+@click.option("--base-url", metavar="URL", envvar=["CRM_CONTRACT_BASE_URL", "PYTEST_BASE_URL"], required=True,
+              help="The API that runs were pointed at, ending in /v2.")
 @click.option("--token", envvar="ZEEG_API_TOKEN",
-              help="Token with crm:write [env ZEEG_API_TOKEN; prefer the variable: a command line shows in ps].")
+              help="Token with crm:write (prefer the variable: a command line shows in ps).")
 @click.option("--older-than", default="1h", show_default=True, metavar="AGE",
               help="Objects found only by their run-made name are removed when created longer ago than this "
               "(a run in progress elsewhere keeps its own).")

@@ -317,7 +317,7 @@ class RunOutcome:
             else:
                 self.failed += 1
                 if self.max_failures is not None and self.failed >= self.max_failures and self.session is not None:
-                    self.session.shouldstop = f"--max-failures {self.max_failures}: stopped after {self.failed} failed"
+                    self.session.shouldfail = f"--max-failures {self.max_failures}: stopped after {self.failed} failed"
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session

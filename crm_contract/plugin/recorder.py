@@ -397,6 +397,11 @@ class Recorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        stopped = session.shouldfail or session.shouldstop
+        if stopped:  # -x, --max-failures, an interrupt: the tests it left were never started
+            for entry in self.tests.values():
+                if entry.outcome == "not-run" and entry.reason == "not run":
+                    entry.reason = f"not reached: the run stopped ({stopped})"
         if self.events is not None:
             clauses = clause_verdicts(list(self.tests.values()), selected_clauses(self.config))
             for clause in clauses:

@@ -2,7 +2,8 @@
 
 CI dashboards then show each contract clause with the tests behind it. A test that checks several
 clauses appears under each; it fails only under the clause its failure names, and is an error
-(no verdict) under the others. Inconclusive is an error with the reason, not-run a skip.
+(no verdict) under the others. Inconclusive is an error with the reason, not-run a skip. Each suite
+carries the clause's verdict (and its reason) as properties, so a partial clause does not read as pass.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def junit_xml(report: Mapping[str, Any]) -> bytes:
         tests = [test for test in report["tests"] if clause["id"] in test.get("clauses", ())]
         suite = ElementTree.SubElement(root, "testsuite", name=f"{clause['id']}: {clause.get('title', '')}",
                                        timestamp=str(report.get("started", "")))
+        if clause.get("verdict"):  # the clause's own verdict: partial and not-run are not pass
+            properties = ElementTree.SubElement(suite, "properties")
+            ElementTree.SubElement(properties, "property", name="verdict", value=str(clause["verdict"]))
+            if clause.get("reason"):
+                ElementTree.SubElement(properties, "property", name="reason", value=str(clause["reason"])[:500])
         counts = {"failure": 0, "error": 0, "skipped": 0, "pass": 0}
         for test in tests:
             counts[_case(suite, clause["id"], test)] += 1
