@@ -70,3 +70,17 @@ def test_max_failures_stops_the_run_with_its_verdict(tmp_path: Path) -> None:
     tests = report_of(tmp_path)["tests"]
     assert sum(1 for test in tests if test["outcome"] == "fail") == 1, shown(result)
     assert "--max-failures 1" in result.stdout + result.stderr, shown(result)
+
+
+@pytest.mark.slow
+def test_without_a_read_token_a15_is_partial_and_the_summary_ends_the_run(tmp_path: Path) -> None:
+    with Served(reference_app()) as served:
+        result = run("run", "--base-url", served.base_url, "--token", DEFAULT_WRITE_TOKEN, *DEV, "--clauses", "A15",
+                     "--report-dir", str(tmp_path))
+    assert result.returncode == 0, shown(result)
+    a15 = next(clause for clause in report_of(tmp_path)["clauses"] if clause["id"] == "A15")
+    assert a15["verdict"] == "partial" and "read-token" in a15["reason"], a15
+    lines = result.stdout.strip().splitlines()
+    summary = lines.index(next(line for line in lines if "the verdict of every clause" in line))
+    assert any(line.startswith("A15        partial") for line in lines[summary:]), shown(result)
+    assert lines[-1] == "crm-contract: exit 0: every clause that ran holds", shown(result)

@@ -213,6 +213,15 @@ def test_a_plain_http_target_is_reached_through_the_proxy() -> None:
         assert proxy.requests.get("GET", 0) >= 1, proxy.requests
 
 
+def test_the_standard_proxy_variables_apply_when_no_proxy_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    with EmbeddedServer() as server, ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        Target.from_options(server.base_url, server.token).preflight()
+        assert proxy.requests.get("GET", 0) >= 1, proxy.requests
+
+
 def test_a_header_the_gateway_wants_is_sent_with_every_request() -> None:
     with EmbeddedServer(wrap=requiring_header("X-Tenant", "acme")) as server:
         with pytest.raises(TargetUnusable, match="401"):

@@ -225,6 +225,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if not item.nodeid.endswith(item.name):
+            _own_node_id(item, f"{item.nodeid.rpartition('::')[0]}::{item.name}")
     chosen = selected_clauses(config)
     if chosen is not None:
         from crm_contract.kit.clauses import clauses_of
@@ -241,6 +244,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
             left_out += 1
     config.stash[_LEFT_OUT] = left_out
+
+
+def _own_node_id(item: pytest.Item, nodeid: str) -> None:
+    """Schemathesis gives every operation of a test one node id; pytest counts progress ([NN%]) by node
+    id, so each gets its own, with the name that tells it apart. pytest keeps it privately (`_id` since
+    9, `_nodeid` before); where neither is there, the shared id stays and only the percentage is off."""
+    try:
+        if hasattr(item, "_id"):
+            from _pytest.nodes import coerce_node_id
+
+            item._id = coerce_node_id(nodeid)
+        elif hasattr(item, "_nodeid"):
+            item._nodeid = nodeid
+    except (ImportError, TypeError, ValueError):
+        pass
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
