@@ -271,3 +271,16 @@ def test_json_output_ndjson_events_and_har_come_from_one_run(tmp_path: Path) -> 
     assert har["log"]["version"] == "1.2" and len(har["log"]["entries"]) > 10
     for written in (tmp_path / "events.ndjson", tmp_path / "run.har"):
         assert "hidden-token-1" not in written.read_text()
+
+
+def test_a_named_target_serves_compare_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One value in the file for a repeatable option (compare's --base-url and --token) is a list of one."""
+    (tmp_path / "crm-contract.toml").write_text('[targets.mock]\nbase-url = "http://127.0.0.1:9/v2"\n'
+                                                'token-env = "MOCK_TOKEN"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MOCK_TOKEN", "mock-token")
+    for name in ("ZEEG_API_TOKEN", "CRM_CONTRACT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with cli.make_context("crm-contract", ["compare", "--target", "mock"]) as group:
+        ctx = cli.commands["compare"].make_context("compare", ["--target", "mock"], parent=group)
+    assert ctx.params["base_urls"] == ("http://127.0.0.1:9/v2",) and ctx.params["tokens"] == ("mock-token",)

@@ -66,9 +66,16 @@ class ConfiguredGroup(click.Group):
             config = load_config(Path(path) if path else None)
             every = set().union(*(_keys(command) for command in self.commands.values()))
             configured = {name: command for name, command in self.commands.items() if _keys(command).get("config")}
-            extra["default_map"] = {name: config.options(target, _keys(command), every)
+            extra["default_map"] = {name: _shaped(command, config.options(target, _keys(command), every))
                                     for name, command in configured.items()}
         return super().make_context(info_name, args, parent=parent, **extra)
+
+
+def _shaped(command: click.Command, values: dict[str, Any]) -> dict[str, Any]:
+    """A file's single value for a repeatable option (one --base-url of compare, one header) as a list of one."""
+    repeatable = {param.name for param in command.params if isinstance(param, click.Option) and param.multiple}
+    return {name: [value] if name in repeatable and isinstance(value, str) else value
+            for name, value in values.items()}
 
 
 def configure(command: click.Command, *, from_file: bool) -> click.Command:
