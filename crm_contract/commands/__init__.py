@@ -54,11 +54,11 @@ def clauses(as_json: bool) -> int:
     return OK
 
 
-# The commands that talk to a target also read the config file (--config, --target); every option of
-# every command has its environment variable.
-for _command in (run.run, sweep.sweep, replay.replay, compare.compare):
+# Every option of every command has its environment variable; the commands with options also read the
+# config file (--config, --target).
+for _command in (run.run, sweep.sweep, replay.replay, compare.compare, serve.serve, zoo.zoo):
     cli.add_command(configure(_command, from_file=True))
-for _command in (serve.serve, zoo.faults, zoo.zoo, diff.diff, clauses):
+for _command in (zoo.faults, diff.diff, clauses):
     cli.add_command(configure(_command, from_file=False))
 
 
