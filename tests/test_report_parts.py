@@ -79,7 +79,8 @@ def test_a_clause_partly_not_run_is_partial_never_pass_unless_the_documented_pro
              Entry("t2", ["A15"], outcome="not-run", reason="not run: no --read-token; the 403 checks need one"),
              Entry("t3", ["A1"], outcome="pass"),
              Entry("t4", ["A1"], outcome="not-run", tag="R",
-                   reason="checks a reference choice [R]; contract profile is 'documented'")]
+                   reason="checks a reference choice [R]; contract profile is 'documented'"),
+             Entry("t5", ["A1"], outcome="not-run", reason="deselected")]
     rows = {row["id"]: row for row in clause_verdicts(tests)}
     assert rows["A15"]["verdict"] == "partial" and "no --read-token" in rows["A15"]["reason"]
     assert rows["A1"]["verdict"] == "pass"

@@ -86,8 +86,8 @@ def clause_verdicts(tests: list[Entry], selected: frozenset[str] | None = None) 
     A test that failed on the run's set-up (sections 2 and 3) gave no verdict on its own clauses: they
     count it as not run, with the set-up failure as the reason. A not-run clause says why. A clause
     some of whose tests passed while others were not run (no read-only token, a type the object lacks,
-    the request budget) is partial, never pass, with the first reason; tests the documented profile
-    leaves out by design do not make it partial.
+    the request budget) is partial, never pass, with the first reason; tests left out by choice (the
+    documented profile, a -k or --clauses selection) do not make it partial.
     """
     rows = []
     for clause in CLAUSES:
@@ -102,7 +102,7 @@ def clause_verdicts(tests: list[Entry], selected: frozenset[str] | None = None) 
         elif any(test.outcome in ("inconclusive", "fail") for test in ran):
             verdict = "inconclusive"  # left without a verdict, or failed on another clause first
         elif any(test.outcome == "pass" for test in ran):
-            left = [test for test in ran if test.outcome == "not-run" and not _by_profile(test)]
+            left = [test for test in ran if test.outcome == "not-run" and not _by_choice(test)]
             verdict = "partial" if left else "pass"
         else:
             verdict = "not-run"
@@ -124,9 +124,10 @@ def clause_verdicts(tests: list[Entry], selected: frozenset[str] | None = None) 
     return rows
 
 
-def _by_profile(test: Entry) -> bool:
-    """Whether `test` was left out by the documented profile (a reference choice), not for want of something."""
-    return test.tag == "R" and "contract profile is 'documented'" in (test.reason or "")
+def _by_choice(test: Entry) -> bool:
+    """Whether `test` was left out by choice (the documented profile, -k, --clauses), not for want of something."""
+    by_profile = test.tag == "R" and "contract profile is 'documented'" in (test.reason or "")
+    return test.reason == "deselected" or by_profile
 
 
 def _setup_failed(test: Entry, clause: str) -> bool:
