@@ -284,3 +284,9 @@ def test_a_named_target_serves_compare_too(tmp_path: Path, monkeypatch: pytest.M
     with cli.make_context("crm-contract", ["compare", "--target", "mock"]) as group:
         ctx = cli.commands["compare"].make_context("compare", ["--target", "mock"], parent=group)
     assert ctx.params["base_urls"] == ("http://127.0.0.1:9/v2",) and ctx.params["tokens"] == ("mock-token",)
+
+
+def test_a_command_that_takes_no_config_ignores_a_broken_file(tmp_path: Path) -> None:
+    (tmp_path / "crm-contract.toml").write_text("not toml = = 1\n")
+    result = run("clauses", cwd=tmp_path)
+    assert result.returncode == 0 and "A1" in result.stdout, shown(result)

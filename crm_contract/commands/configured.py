@@ -58,16 +58,16 @@ class ConfiguredGroup(click.Group):
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
-        if not any(arg in ("-h", "--help") for arg in args) and "default_map" not in extra:
+        invoked = self.commands.get(next((arg for arg in args if not arg.startswith("-")), ""))
+        if invoked is not None and "config" in _keys(invoked) and not any(arg in ("-h", "--help") for arg in args) \
+                and "default_map" not in extra:
             from crm_contract.kit.config import CONFIG_ENV, TARGET_ENV, load_config
 
             path = _peek(args, "--config") or os.environ.get(CONFIG_ENV) or None
             target = _peek(args, "--target") or os.environ.get(TARGET_ENV) or None
             config = load_config(Path(path) if path else None)
             every = set().union(*(_keys(command) for command in self.commands.values()))
-            configured = {name: command for name, command in self.commands.items() if _keys(command).get("config")}
-            extra["default_map"] = {name: _shaped(command, config.options(target, _keys(command), every))
-                                    for name, command in configured.items()}
+            extra["default_map"] = {str(invoked.name): _shaped(invoked, config.options(target, _keys(invoked), every))}
         return super().make_context(info_name, args, parent=parent, **extra)
 
 
