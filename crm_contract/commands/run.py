@@ -11,10 +11,9 @@ import click
 
 from crm_contract.commands.configured import HeaderType, env
 from crm_contract.kit.target import CONTRACT_PROFILES
+from crm_contract.runs.runner import HYPOTHESIS_PROFILES
 
-__all__ = ["HYPOTHESIS_PROFILES", "run"]
-
-HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
+__all__ = ["run"]
 
 
 @click.command()

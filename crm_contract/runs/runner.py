@@ -34,11 +34,12 @@ from pathlib import Path
 
 from crm_contract import PLUGIN, SUITE
 from crm_contract.errors import INCONCLUSIVE, USAGE, UsageError
+from crm_contract.kit.cache import cache_root
 from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target
 
 __all__ = [
-    "CLOCK_START", "GRACE", "RUN_ID_ENV", "TARGET_OPTION", "VERDICT_FILE", "RunOptions", "RunResult", "run_suite",
-    "suite_invocation",
+    "CLOCK_START", "GRACE", "HYPOTHESIS_PROFILES", "RUN_ID_ENV", "TARGET_OPTION", "VERDICT_FILE", "RunOptions",
+    "RunResult", "run_suite", "suite_invocation",
 ]
 
 GRACE = 120  # seconds an interrupted run gets to clean up
@@ -124,13 +125,9 @@ class RunOptions:
             args += ["--hypothesis-seed", str(self.seed)]
         if self.exitfirst:
             args.append("--exitfirst")
-        if self.rate_limit:
-            args += ["--rate-limit", self.rate_limit]
-        if self.max_requests is not None:
-            args += ["--max-requests", str(self.max_requests)]
-        if self.max_slowdown is not None:
-            args += ["--max-slowdown", str(self.max_slowdown)]
-        for option, value in (("--crm-max-examples", self.max_examples), ("--crm-max-time", self.max_time),
+        for option, value in (("--rate-limit", self.rate_limit or None), ("--max-requests", self.max_requests),
+                              ("--max-slowdown", self.max_slowdown),
+                              ("--crm-max-examples", self.max_examples), ("--crm-max-time", self.max_time),
                               ("--crm-max-failures", self.max_failures), ("--crm-clauses", self.clauses),
                               ("--crm-skip-clauses", self.skip_clauses), ("--crm-progress", self.progress)):
             if value is not None:
@@ -190,7 +187,7 @@ def run_suite(target: Target, options: RunOptions) -> RunResult:
             env[VERDICT_FILE] = str(verdict)
             env.update(target.save(Path(scratch) / "target.json"))
             command = [sys.executable, "-m", "pytest", *suite_invocation(Path(scratch)), "-p", PLUGIN,
-                       "-o", f"cache_dir={_cache_root() / 'pytest'}", TARGET_OPTION, str(Path(scratch) / "target.json"),
+                       "-o", f"cache_dir={cache_root() / 'pytest'}", TARGET_OPTION, str(Path(scratch) / "target.json"),
                        *options.arguments()]
             status, interrupted, output = supervise(command, env, capture=options.capture)
             if output:
@@ -203,12 +200,6 @@ def run_suite(target: Target, options: RunOptions) -> RunResult:
                 warn(f"crm-contract: the run left objects behind{swept}")
             code = session_exit_code(verdict, status, warn)
     return RunResult(code, options.report_dir, "\n".join(lines), False, target)
-
-
-def _cache_root() -> Path:
-    from crm_contract.kit.cache import cache_root
-
-    return cache_root()
 
 
 def suite_invocation(scratch: Path) -> list[str]:
