@@ -21,14 +21,36 @@ from .values import MAX_NUMBER, MAX_TEXT
 
 __all__ = [
     "NEAR_MISS_KINDS", "NearMiss", "matching_keys", "near_miss_sets", "near_miss_variants", "run_id", "run_number_base",
+    "worker_run_id",
 ]
 
 NEAR_MISS_KINDS = ("case", "whitespace", "nfc", "nfd", "type", "wildcard", "accent")
-_RUN_ID = os.environ.get("CRM_CONTRACT_RUN_ID") or f"cc{secrets.token_hex(3)}"
+
+
+def worker_run_id(base: str, worker: int) -> str:
+    """The run id of pytest-xdist worker number `worker` of the run `base`: one of its own, of the same form.
+
+    Each worker makes and cleans up its own objects under its own ledger, so two workers never share a
+    prefix; the runner knows every worker's id from the run's, to sweep what a killed worker left.
+    """
+    return f"cc{(int(base[2:8], 16) + worker + 1) % 16**6:06x}" if re.fullmatch(r"cc[0-9a-f]{6}", base) \
+        else f"{base}w{worker}"
+
+
+def _process_run_id() -> str:
+    base = os.environ.get("CRM_CONTRACT_RUN_ID") or f"cc{secrets.token_hex(3)}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+    return worker_run_id(base, int(worker)) if worker.isdigit() else base
+
+
+_RUN_ID = _process_run_id()
 
 
 def run_id() -> str:
-    """This process's run id (`cc` and 6 hex digits, or `CRM_CONTRACT_RUN_ID`): the prefix of its data."""
+    """This process's run id (`cc` and 6 hex digits, or `CRM_CONTRACT_RUN_ID`): the prefix of its data.
+
+    In a pytest-xdist worker, the worker's own (`worker_run_id`).
+    """
     return _RUN_ID
 
 

@@ -145,3 +145,46 @@ def test_ten_quiet_seconds_lift_the_limit() -> None:
     clock.now += 11
     pace.on_answer(200, None)
     assert pace.rate is None
+
+
+# Shared by the processes of one run (pytest-xdist workers) ---------------------------------------------------
+
+
+def shared_paces(tmp_path: object, count: int, **options: object) -> tuple[list[Pace], Clock]:
+    """`count` paces as the workers of one run hold them: each its own object, one file of shared numbers."""
+    from pathlib import Path
+
+    from crm_contract.kit.pace import SharedState
+
+    path = Path(str(tmp_path)) / "pace"
+    SharedState.create(path, options.get("ceiling")).close()  # type: ignore[arg-type]
+    clock = Clock()
+    return [Pace(clock=clock, sleep=clock.sleep, shared=path, **options)  # type: ignore[arg-type]
+            for _ in range(count)], clock
+
+
+def test_the_request_budget_holds_for_the_run_whichever_worker_sends(tmp_path: object) -> None:
+    workers, _ = shared_paces(tmp_path, 3, max_requests=5)
+    for turn in range(5):
+        workers[turn % 3].before_send(budgeted=True)
+    assert [worker.sent_here for worker in workers] == [2, 2, 1]
+    for worker in workers:  # the run's fifth request was its last, whoever asks next
+        with pytest.raises(BudgetSpent):
+            worker.before_send(budgeted=True)
+    workers[0].before_send(budgeted=False)  # clean-up is never refused
+
+
+def test_a_retry_after_seen_by_one_worker_holds_every_worker(tmp_path: object) -> None:
+    (first, second), clock = shared_paces(tmp_path, 2)
+    first.before_send(budgeted=True)
+    first.on_answer(503, 4.0)
+    second.before_send(budgeted=True)
+    assert clock.slept == [4.0]
+
+
+def test_the_rate_ceiling_is_the_runs_not_each_workers(tmp_path: object) -> None:
+    workers, clock = shared_paces(tmp_path, 4, ceiling=10.0)
+    started = clock.now
+    for turn in range(20):
+        workers[turn % 4].before_send(budgeted=True)
+    assert clock.now - started == pytest.approx(1.9)  # 20 requests at 10/s, however many workers send them

@@ -222,7 +222,7 @@ def test_the_hooks_turn_fake_reports_into_the_line(pipe: tuple[StatusLine, int])
         pluginmanager=SimpleNamespace(get_plugin=lambda name: reporter),
     )
     traffic = Traffic()
-    progress = Progress(config, traffic)  # type: ignore[arg-type]
+    progress = Progress(config, lambda: traffic.sent)  # type: ignore[arg-type]
     session = SimpleNamespace(items=[item("m.py::test_a", "A1"), item("m.py::test_b", "A1", "A7")])
     progress.pytest_collection_finish(session)  # type: ignore[arg-type]
     assert reporter.showfspath is False and reporter._show_progress_info is False  # pytest's progress is off

@@ -232,3 +232,14 @@ def test_asserting_a_near_miss_never_updates_the_keys_record(shared_api: Api, ke
         assert record["id"] != original["id"], context
         assert record["attributes"][attribute] == miss.value, context
     assert shared_api.record(keyed, original["id"]) == original, f"the key's record changed: {context}"
+
+
+def test_every_worker_of_a_run_has_a_run_id_of_its_own_of_the_same_form() -> None:
+    from crm_contract.strategies.keys import worker_run_id
+
+    from crm_contract.kit.sweep import RUN_SLUG
+
+    ids = [worker_run_id("ccfffffe", worker) for worker in range(4)]
+    assert ids == ["ccffffff", "cc000000", "cc000001", "cc000002"]
+    assert all(RUN_SLUG.match(f"{run}-ab12cd34") for run in ids)  # a sweep knows their objects
+    assert worker_run_id("ccfffffe", 0) == ids[0]  # the runner finds each worker's ledger from the run id

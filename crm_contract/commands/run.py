@@ -73,6 +73,13 @@ __all__ = ["run"]
               help="A client certificate (PEM) for mutual TLS; with --client-key.")
 @click.option("--client-key", type=click.Path(dir_okay=False), envvar=env("client-key"), show_envvar=True,
               help="The client certificate's private key (PEM).")
+@click.option("--workers", metavar="N|auto", envvar=env("workers"), show_envvar=True,
+              help="Run the tests on N processes (pytest-xdist), one run with one report; auto: 8 for a --base-url "
+              "target (its time is round trips), the CPU count for the embedded server [default: 1].")
+@click.option("--example-db", metavar="DIR|redis://…|github:OWNER/REPO[/ARTIFACT]", envvar=env("example-db"),
+              show_envvar=True,
+              help="Where Hypothesis keeps the counterexamples it found, so that the next run (in CI, or on a "
+              "laptop) tries them first [default: the user cache directory; none under the ci profile].")
 @click.option("--max-examples", type=click.IntRange(min=1), metavar="N", envvar=env("max-examples"), show_envvar=True,
               help="Examples per property test, over what the Hypothesis profile says.")
 @click.option("--max-time", metavar="DURATION", envvar=env("max-time"), show_envvar=True,
@@ -118,6 +125,8 @@ def run(
     tls_verify: str | None,
     client_cert: str | None,
     client_key: str | None,
+    workers: str | None,
+    example_db: str | None,
     max_examples: int | None,
     max_time: str | None,
     max_failures: int | None,
@@ -158,7 +167,7 @@ def run(
                          progress=progress, quiet=quiet, color=None if color is None else "yes" if color else "no",
                          ndjson=Path(ndjson) if ndjson else None, har=Path(har) if har else None,
                          report_dir=Path(report_dir) if report_dir else None, pytest_args=pytest_args,
-                         started=started)
+                         workers=workers, example_db=example_db, started=started)
     options.check()
     # A target of the user's is judged by what Zeeg documents unless they ask for more; our own server
     # (and its fault catalogue) by every rule, reference choices included.

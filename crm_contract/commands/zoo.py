@@ -24,9 +24,12 @@ def faults() -> None:
               help="The Hypothesis profile of every run.")
 @click.option("--seed", type=int, help="Hypothesis seed, the same for every run.")
 @click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True, help="Targets checked at once.")
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Processes of each run (pytest-xdist), as crm-contract run --workers.")
 @click.option("--profile", type=click.Choice(["strict", "documented"]), default="strict", show_default=True,
               help="The contract profile; under documented only the faults that break a documented [D] part run.")
-def zoo(names: tuple[str, ...], hypothesis_profile: str, seed: int | None, jobs: int, profile: str) -> int:
+def zoo(names: tuple[str, ...], hypothesis_profile: str, seed: int | None, jobs: int, workers: int,
+        profile: str) -> int:
     """Run the suite against the correct server and each fault; print the kill matrix.
 
     Exits 1 if a fault survives or the correct server fails, 2 for an unknown fault name.
@@ -44,7 +47,7 @@ def zoo(names: tuple[str, ...], hypothesis_profile: str, seed: int | None, jobs:
         chosen = [fault for fault in chosen if fault.documented]
     quiet = not sys.stdout.isatty()
     outcomes = run_zoo([(fault.name, fault.rule) for fault in chosen], hypothesis_profile=hypothesis_profile,
-                       seed=seed, jobs=jobs, profile=profile,
+                       seed=seed, jobs=jobs, profile=profile, workers=workers,
                        on_outcome=None if quiet else lambda row: click.echo(f"  {row.target}: {row.verdict} "
                                                                             f"({row.seconds:.1f} s)", err=True))
     click.echo(format_matrix(outcomes))

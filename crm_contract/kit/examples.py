@@ -20,7 +20,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-__all__ = ["Reproduction", "count", "find_reproduction", "instrument", "machine", "replaying", "suite_fingerprint"]
+__all__ = [
+    "Reproduction", "count", "find_reproduction", "instrument", "machine", "replaying", "run_seed", "seeding",
+    "suite_fingerprint",
+]
 
 _REPRODUCE = re.compile(r"@reproduce_failure\((?P<version>'[^']*'|\"[^\"]*\"), (?P<blob>b'[^']*'|b\"[^\"]*\")\)")
 _WRAPPED = "_crm_contract_counted"
@@ -30,7 +33,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 Reproduction = tuple[str, bytes]  # (Hypothesis version, blob)
 
-_state: dict[str, Any] = {"count": 0, "replay": None}
+_SEED = "_hypothesis_internal_use_seed"
+
+_state: dict[str, Any] = {"count": 0, "replay": None, "seed": None}
+
+
+def seeding(seed: int | None) -> None:
+    """Seed every Hypothesis test of this process on its own, from `seed` and the test's id (None: stop).
+
+    Hypothesis's global seed (``--hypothesis-seed``) switches its example database off; a seed set on each
+    test keeps the run just as repeatable and the database on (`crm_contract.plugin.session.use_example_db`).
+    """
+    _state["seed"] = seed
+
+
+def run_seed() -> int | None:
+    """The seed `seeding` set, if any."""
+    return _state["seed"]
+
+
+def _seed_for(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{_state['seed']}:{key}".encode()).digest()[:8], "big")
 
 
 def count() -> int:
@@ -57,10 +80,15 @@ def instrument(item: pytest.Item) -> None:
         handle.inner_test = _counted(handle.inner_test)
     if _state["replay"] is not None:
         setattr(obj, _USE, _state["replay"])
+    if _state["seed"] is not None:
+        setattr(obj, _SEED, _seed_for(item.nodeid.rpartition("contract_tests/")[2]))
 
 
-def machine(factory: F) -> F:
-    """A state machine factory whose runs are counted, and which replays the blob when one is set."""
+def machine(factory: F, key: str = "") -> F:
+    """A state machine factory whose runs are counted, and which replays the blob when one is set.
+
+    `key` names the test (its pytest node id) for the seed `seeding` sets.
+    """
 
     def counted_factory() -> Any:
         _state["count"] += 1
@@ -68,6 +96,8 @@ def machine(factory: F) -> F:
 
     if _state["replay"] is not None:
         setattr(counted_factory, _USE, _state["replay"])
+    if _state["seed"] is not None:
+        setattr(counted_factory, _SEED, _seed_for(key.rpartition("contract_tests/")[2]))
     return counted_factory  # type: ignore[return-value]
 
 

@@ -13,6 +13,10 @@ of the run shares one pace) and every answer `Pace.on_answer`:
 - **A budget.** `--max-requests N`: once N requests were sent, test bodies send no more
   (`BudgetSpent`); the tests not reached are reported as not run, with the clauses they check.
   Set-up and clean-up are never refused, so a spent budget leaves nothing behind.
+- **One pace for every worker.** Under pytest-xdist each worker has its own `Pace`, but all of them
+  keep the run's shared numbers (requests sent, the next free slot of the rate limit, the Retry-After
+  deadline, the adaptive rate) in one small file (`SharedState`), under a file lock. So the budget,
+  the ceiling and a target's Retry-After hold for the run as a whole, not per worker.
 - **Keeping the pace.** A run that spends more time waiting on the target (Retry-After, backoff)
   than `max_slowdown` allows runs fewer Hypothesis examples per test from then on
   (`example_factor`), so that a throttled run ends in bounded time, and says that it did.
@@ -20,13 +24,19 @@ of the run shares one pace) and every answer `Pace.on_answer`:
 
 from __future__ import annotations
 
+import fcntl
+import math
+import os
+import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-__all__ = ["BudgetSpent", "Pace", "parse_duration", "parse_rate"]
+__all__ = ["BudgetSpent", "Pace", "SharedState", "parse_duration", "parse_rate"]
 
 _RAISE, _LOWER = 1.02, 0.8
 _MIN_RATE = 0.5  # requests a second: the adaptive limit never goes below this
@@ -66,17 +76,56 @@ def parse_rate(text: str) -> float:
     return rate
 
 
+class SharedState:
+    """The numbers of a pace that every process of a run shares: a file of four doubles and its lock.
+
+    Requests sent, the next free slot of the rate limit, the Retry-After deadline (on the monotonic
+    clock, which every process of a machine shares) and the rate (NaN: no limit). `create` makes the
+    file (the controller of a pytest-xdist run); each worker opens it by its path.
+    """
+
+    _FORMAT = "<dddd"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR)
+
+    @classmethod
+    def create(cls, path: Path, rate: float | None) -> SharedState:
+        path.write_bytes(struct.pack(cls._FORMAT, 0.0, 0.0, 0.0, math.nan if rate is None else rate))
+        return cls(path)
+
+    @contextmanager
+    def held(self, pace: Pace) -> Iterator[None]:
+        """`pace`'s shared numbers read in under the file lock, and written back when the block ends."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            sent, pace._next_slot, pace._not_before, rate = struct.unpack(
+                self._FORMAT, os.pread(self._fd, struct.calcsize(self._FORMAT), 0))
+            pace.sent, pace.rate = int(sent), None if math.isnan(rate) else rate
+            yield
+            stored = math.nan if pace.rate is None else pace.rate
+            os.pwrite(self._fd, struct.pack(self._FORMAT, float(pace.sent), pace._next_slot, pace._not_before,
+                                            stored), 0)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class Pace:
-    """One run's pace: shared by every client of the run, safe across threads."""
+    """One run's pace: shared by every client of the run, safe across threads (and processes, with `shared`)."""
 
     def __init__(self, *, ceiling: float | None = None, max_requests: int | None = None,
                  max_slowdown: float = 2.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Any] = time.sleep) -> None:
+                 sleep: Callable[[float], Any] = time.sleep, shared: Path | None = None) -> None:
         self.ceiling = ceiling
         self.max_requests = max_requests
         self.max_slowdown = max_slowdown
         self.rate: float | None = ceiling  # the current limit, requests a second; None: no limit
-        self.sent = 0
+        self.sent = 0  # requests of the whole run (every worker's, with `shared`)
+        self.sent_here = 0  # requests of this process
         self.waited = 0.0  # seconds the run spent waiting on the target (here and in the clients' retries)
         self.started = clock()
         self.budget_spent = False
@@ -84,16 +133,27 @@ class Pace:
         self._clock, self._sleep = clock, sleep
         self._next_slot = 0.0
         self._not_before = 0.0
-        self._recent: deque[float] = deque()
+        self._recent: deque[tuple[float, int]] = deque()  # (when, the run's requests then) of this process's sends
         self._answers: deque[bool] = deque(maxlen=10)  # whether each of the last answers was a 429
         self._last_429 = float("-inf")
         self._lock = threading.Lock()
+        self._shared = SharedState(shared) if shared is not None else None
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """This process's lock, and the run's shared numbers when the run has several processes."""
+        with self._lock:
+            if self._shared is None:
+                yield
+            else:
+                with self._shared.held(self):
+                    yield
 
     # Sending ------------------------------------------------------------------------------------------
 
     def before_send(self, *, budgeted: bool) -> None:
         """Wait for the request's turn; `budgeted` (a test body sends it): refuse it once the budget is spent."""
-        with self._lock:
+        with self._held():
             if budgeted and self.max_requests is not None and self.sent >= self.max_requests:
                 self.budget_spent = True
                 raise BudgetSpent(f"the run's budget of {self.max_requests} requests is spent (--max-requests)")
@@ -103,8 +163,9 @@ class Pace:
                 start = max(start, self._next_slot)
                 self._next_slot = start + 1.0 / self.rate
             self.sent += 1
-            self._recent.append(start)
-            while self._recent and self._recent[0] < start - _WINDOW:
+            self.sent_here += 1
+            self._recent.append((start, self.sent))
+            while self._recent and self._recent[0][0] < start - _WINDOW:
                 self._recent.popleft()
         if start > now:
             self.waited_for(start - now)
@@ -118,7 +179,7 @@ class Pace:
     # Answers ------------------------------------------------------------------------------------------
 
     def on_answer(self, status: int, retry_after: float | None) -> None:
-        with self._lock:
+        with self._held():
             if status in (429, 503) and retry_after is not None:
                 # The target said when to come back: the whole run waits until then, and its rate stays.
                 self._not_before = max(self._not_before, self._clock() + retry_after)
@@ -149,8 +210,9 @@ class Pace:
         """Requests a second the run sent lately (the last `_WINDOW` seconds), or None if too few to say."""
         if len(self._recent) < _MEANINGFUL:
             return None
-        span = max(self._clock() - self._recent[0], 1e-3)
-        return max(len(self._recent) / span, _MIN_RATE)
+        first, sent_then = self._recent[0]
+        span = max(self._clock() - first, 1e-3)
+        return max((self.sent - sent_then + 1) / span, _MIN_RATE)  # the run's requests, every worker's
 
     # Keeping the pace -----------------------------------------------------------------------------------
 
@@ -166,9 +228,9 @@ class Pace:
         with self._lock:
             elapsed = self._clock() - self.started
             own = max(elapsed - self.waited, 1e-3)
-            if self.sent < 50 or self.waited <= (self.max_slowdown - 1) * own:
+            if self.sent_here < 50 or self.waited <= (self.max_slowdown - 1) * own:
                 return 1.0
-            per_request_own, per_request_wait = own / self.sent, self.waited / self.sent
+            per_request_own, per_request_wait = own / self.sent_here, self.waited / self.sent_here
         factor = max(min(self.max_slowdown * per_request_own / (per_request_own + per_request_wait), 1.0), 0.02)
         self.lowest_factor = min(self.lowest_factor, factor)
         return factor

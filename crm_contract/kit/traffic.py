@@ -81,6 +81,20 @@ class Traffic:
             parts.append(f"{self.unanswered} got no answer (timeout or dropped connection)")
         return ", ".join(parts)
 
+    def export(self) -> dict[str, Any]:
+        """The counts as plain data (a pytest-xdist worker hands them to its controller)."""
+        with self._lock:
+            return {"sent": self.sent, "unanswered": self.unanswered,
+                    "statuses": {str(status): count for status, count in self.statuses.items()}}
+
+    def absorb(self, exported: dict[str, Any]) -> None:
+        """Add another process's counts (`export`) to these."""
+        with self._lock:
+            self.sent += int(exported.get("sent") or 0)
+            self.unanswered += int(exported.get("unanswered") or 0)
+            for status, count in (exported.get("statuses") or {}).items():
+                self.statuses[int(status)] += int(count)
+
     # Hooks -----------------------------------------------------------------------------------------
 
     def _on_request(self, request: httpx.Request) -> None:

@@ -32,7 +32,7 @@ BASE_URL_PLUGIN = "base_url"  # pytest-base-url's entry point name
 OWN_OPTIONS = ("crm_target", "token", "read_token", "crm_object", "matching_attribute", "contract_profile",
                "crm_report_dir", "crm_replay", "crm_max_examples", "crm_max_time", "crm_max_failures", "crm_clauses",
                "crm_skip_clauses", "crm_quiet", "crm_ndjson", "crm_har", "crm_progress", "crm_rate_limit",
-               "crm_max_requests", "crm_max_slowdown", "crm_request_timeout")
+               "crm_max_requests", "crm_max_slowdown", "crm_request_timeout", "crm_example_db")
 _ACTIVE = pytest.StashKey[bool]()
 
 
@@ -65,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
                     "fewer examples per test (default 2; 0: never)")
     group.addoption("--request-timeout", dest="crm_request_timeout", metavar="SECONDS", type=float,
                     help="seconds to wait for an answer (default 15)")
+    group.addoption("--crm-example-db", dest="crm_example_db", metavar="DIR|redis://…|github:OWNER/REPO|none",
+                    help="Hypothesis's example database, so that the counterexamples of one run are tried first by "
+                    "the next (crm_contract.kit.example_db)")
     group.addoption("--crm-max-examples", dest="crm_max_examples", metavar="N", type=int,
                     help="examples per property test, whatever the Hypothesis profile says")
     group.addoption("--crm-max-time", dest="crm_max_time", metavar="SECONDS", type=float,

@@ -195,6 +195,31 @@ class Fidelity:
             with self._lock:
                 self.accepted.setdefault(_REFUSALS[want], set()).add(violation.clause)
 
+    # Across workers ----------------------------------------------------------------------------------
+
+    _TALLIES = ("echo", "reflect", "ids", "new_ids", "envelope", "shape")
+    _COUNTS = ("answers", "not_json", "empty", "server_errors", "bad_requests")
+
+    def export(self) -> dict[str, Any]:
+        """The counts, as plain data: what a pytest-xdist worker hands its controller."""
+        with self._lock:
+            return {"tallies": {name: [getattr(self, name).seen, getattr(self, name).odd] for name in self._TALLIES},
+                    "counts": {name: getattr(self, name) for name in self._COUNTS},
+                    "accepted": {kind: sorted(clauses) for kind, clauses in self.accepted.items()}}
+
+    def absorb(self, exported: dict[str, Any]) -> None:
+        """Add a worker's counts (`export`) to these, so that the run's summary speaks for every worker."""
+        with self._lock:
+            for name, (seen, odd) in exported.get("tallies", {}).items():
+                if name in self._TALLIES:
+                    getattr(self, name).seen += int(seen)
+                    getattr(self, name).odd += int(odd)
+            for name, count in exported.get("counts", {}).items():
+                if name in self._COUNTS:
+                    setattr(self, name, getattr(self, name) + int(count))
+            for kind, clauses in exported.get("accepted", {}).items():
+                self.accepted.setdefault(kind, set()).update(clauses)
+
     # Saying it -------------------------------------------------------------------------------------
 
     def signs(self) -> list[Sign]:

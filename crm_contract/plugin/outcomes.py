@@ -32,6 +32,7 @@ from crm_contract.kit.redaction import Redactor
 from crm_contract.kit.traffic import Traffic
 from crm_contract.kit.violations import ContractViolation, exceptions_in
 from crm_contract.plugin.diagnosis import SuiteBug, blocked_by_setup, diagnose
+from crm_contract.plugin.workers import is_controller, is_worker, worker_output
 from crm_contract.runs.runner import CLOCK_START, VERDICT_FILE
 
 __all__ = [
@@ -144,8 +145,11 @@ class RunOutcome:
     failure of the session was inconclusive the exit status is 3 rather than 1.
     """
 
-    def __init__(self, pace: Pace | None = None) -> None:
+    def __init__(self, pace: Pace | None = None, config: pytest.Config | None = None) -> None:
         self.traffic = Traffic(pace=pace)
+        # pytest-xdist (`crm_contract.plugin.workers`): a worker hands its counts over, the controller adds them up.
+        self.worker = config is not None and is_worker(config)
+        self.controller = config is not None and is_controller(config)
         self.not_reached: list[str] = []  # tests the --max-requests budget or --max-time left out
         self.max_time: float | None = None  # seconds from the run's start after which no test starts
         self.max_failures: int | None = None  # tests failed with a verdict after which the run stops
@@ -318,6 +322,9 @@ class RunOutcome:
                 self.failed += 1
                 if self.max_failures is not None and self.failed >= self.max_failures and self.session is not None:
                     self.session.shouldfail = f"--max-failures {self.max_failures}: stopped after {self.failed} failed"
+                    workers = self.session.config.pluginmanager.get_plugin("dsession") if self.controller else None
+                    if workers is not None and not workers.shouldstop:
+                        workers.shouldstop = self.session.shouldfail  # the workers stop after their running test
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.session = session
@@ -326,7 +333,31 @@ class RunOutcome:
         if report.failed:
             self.broken_collection = True
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A worker ended: its requests, waits, confirmations, the tests it never reached, its first violation."""
+        handed = (getattr(node, "workeroutput", None) or {}).get("crm_outcome") or {}
+        self.traffic.absorb(handed.get("traffic") or {})
+        pace = self.traffic.pace
+        pace.waited_for(float(handed.get("waited") or 0))
+        pace.lowest_factor = min(pace.lowest_factor, float(handed.get("lowest_factor") or 1.0))
+        pace.budget_spent = pace.budget_spent or bool(handed.get("budget_spent"))
+        self.confirmation_runs += int(handed.get("confirmation_runs") or 0)
+        self.not_reached += list(handed.get("not_reached") or [])
+        first = handed.get("first_violation")
+        if first and (self.first_violation is None or first[0] < self.first_violation[0]):
+            self.first_violation = (float(first[0]), str(first[1]), str(first[2]))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        handover = worker_output(session.config)
+        if self.worker and handover is not None:
+            handover["crm_outcome"] = {
+                "traffic": self.traffic.export(), "waited": self.traffic.pace.waited,
+                "lowest_factor": self.traffic.pace.lowest_factor, "budget_spent": self.traffic.pace.budget_spent,
+                "confirmation_runs": self.confirmation_runs, "not_reached": self.not_reached,
+                "first_violation": list(self.first_violation) if self.first_violation else None}
+        if self.controller and self.failed and session.exitstatus == pytest.ExitCode.INTERRUPTED and session.shouldfail:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # stopped by -x or --max-failures, with a verdict
         if session.exitstatus != pytest.ExitCode.TESTS_FAILED or self.failed:
             return  # a verdict (exit 1) stands, internal errors or not
         if self.internal:
@@ -363,7 +394,7 @@ class RunOutcome:
     def pytest_unconfigure(self) -> None:
         self.close()
         where = os.environ.get(VERDICT_FILE)
-        if where and self.session is not None:
+        if where and self.session is not None and not self.worker:  # a worker's status is only a part of the run's
             status = int(self.session.exitstatus)
             code = run_exit_code(status, inconclusive=self.declared_inconclusive,
                                  broken_collection=self.broken_collection)

@@ -29,13 +29,12 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any
 
 import pytest
 
 from crm_contract.kit.clauses import clauses_of
-from crm_contract.kit.traffic import Traffic
 
 __all__ = [
     "ENV", "MODES", "Progress", "StatusLine", "Tally", "fit", "in_ci", "progress_mode",
@@ -128,8 +127,10 @@ class Tally:
         tests, clauses = f"{len(self.finished)}/{len(self.tests)}", f"{self.clauses_done}/{len(self.pending)}"
         sent = f"{requests:,} request{'' if requests == 1 else 's'}"
         failed = f"{failures} failure{'' if failures == 1 else 's'}"
-        full = " · ".join([f"{tests} tests", f"clauses {clauses} done", sent, f"{failed}, {inconclusive} inconclusive"])
-        short = " · ".join([f"{tests} tests", f"{clauses} clauses", sent, failed]
+        # Under pytest-xdist the controller knows the tests by id only: no clauses to count.
+        done = [f"clauses {clauses} done"] if self.pending else []
+        full = " · ".join([f"{tests} tests", *done, sent, f"{failed}, {inconclusive} inconclusive"])
+        short = " · ".join([f"{tests} tests", *([f"{clauses} clauses"] if self.pending else []), sent, failed]
                            + ([f"{inconclusive} inconclusive"] if inconclusive else []))
         variants = (f"crm-contract: {full}", full, short)
         if running is not None:
@@ -218,9 +219,9 @@ class StatusLine:
 class Progress:
     """The pytest hooks of the status line. Registered by the plugin; inert unless `show_progress` agrees."""
 
-    def __init__(self, config: pytest.Config, traffic: Traffic) -> None:
+    def __init__(self, config: pytest.Config, requests: Callable[[], int]) -> None:
         self.config = config
-        self.traffic = traffic
+        self.requests = requests  # the run's requests so far (under pytest-xdist: of the tests reported)
         self.stdout = sys.stdout  # the terminal, before any capture replaces it
         self.wanted = show_progress(
             progress_mode(config.getoption("crm_progress", None), os.environ),
@@ -248,6 +249,16 @@ class Progress:
         reporter.showfspath = False
         if hasattr(reporter, "_show_progress_info"):
             reporter._show_progress_info = False
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        """pytest-xdist's controller: the line starts when the first worker has collected the tests."""
+        reporter: pytest.TerminalReporter | None = self.config.pluginmanager.get_plugin("terminalreporter")
+        if not self.wanted or reporter is None or self.tally is not None or not ids:
+            return
+        self.tally = Tally({nodeid: () for nodeid in ids})
+        reporter.showfspath = False
+        self._start()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_report_teststatus(self) -> Generator[None, Any, Any]:
@@ -340,7 +351,7 @@ class Progress:
     def _redraw(self) -> None:
         line, tally = self.line, self.tally
         if line is not None and tally is not None:
-            line.show(tally.status(self.traffic.sent, self.running, line.width()))
+            line.show(tally.status(self.requests(), self.running, line.width()))
 
 
 def _isatty(stream: Any) -> bool:

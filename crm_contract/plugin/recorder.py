@@ -15,7 +15,7 @@ import re
 import textwrap
 import time
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -31,7 +31,8 @@ from crm_contract.kit.redaction import Redactor, public_url
 from crm_contract.kit.violations import ContractViolation, SetupViolation, clause_of
 from crm_contract.plugin.fidelity import Fidelity
 from crm_contract.plugin.outcomes import RunOutcome, exceptions_in
-from crm_contract.plugin.session import contract_profile, selected_clauses, strict_adds
+from crm_contract.plugin.session import contract_profile, selected_clauses, strict_adds, target_of
+from crm_contract.plugin.workers import is_controller, is_worker, plain, worker_input, worker_output
 from crm_contract.reports.har import HarWriter
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
@@ -173,16 +174,25 @@ class Recorder:
         ContractViolation.listeners.append(self.fidelity.violation)
         self.events: IO[str] | None = None  # --crm-ndjson: a line per test as it ends, then the verdicts
         self.har: HarWriter | None = None  # --crm-har: every exchange
+        # pytest-xdist (`crm_contract.plugin.workers`): a worker records and hands over, its controller writes.
+        self.worker, self.controller = is_worker(config), is_controller(config)
+        self.har_parts: list[Path] = []  # the controller: the workers' HAR files, merged into one at the end
+        self._order: list[str] = []  # the controller: the tests in collection order, from the first worker
+        self.reported_requests = 0  # the controller: requests of the tests reported so far (the progress line)
         events, har = config.getoption("crm_ndjson", None), config.getoption("crm_har", None)
         try:
-            if events:
+            if events and not self.worker:
                 Path(events).parent.mkdir(parents=True, exist_ok=True)
                 self.events = Path(events).open("w", encoding="utf-8")
             if har:
-                self.har = HarWriter(Path(har), _versions().get("crm_contract", "0"))
+                # Each worker writes a part of its own next to the file; the controller joins them.
+                path = Path(f"{har}.{worker_input(config)['workerid']}") if self.worker else Path(har)
+                self.har = HarWriter(path, _versions().get("crm_contract", "0"))
                 ContractClient.observers.append(self.har.add)
         except OSError as error:
             raise pytest.UsageError(f"cannot write {error.filename}: {error.strerror}") from None
+        if self.controller:  # no test runs here, so no target fixture: the target is the one the options name
+            self.use_target(target_of(config))
 
     def _event(self, kind: str, **fields: Any) -> None:
         """One NDJSON line, redacted, flushed at once: a CI system may read the file while the run goes on."""
@@ -273,14 +283,21 @@ class Recorder:
             return (yield)
         finally:
             self._running = None
-            ran = examples.count() - self._before[0]
-            driven = getattr(getattr(item, "obj", None), "hypothesis", None) is not None or ran > 0
-            record.examples = ran if driven else None
-            record.requests = self.outcome.traffic.sent - self._before[1]
-            self._event("test", id=record.id, clauses=record.clauses, outcome=record.outcome,
-                        duration=round(record.duration, 3), requests=record.requests, reason=record.reason,
-                        failure={key: record.failure.get(key) for key in ("clause", "rule", "summary")}
-                        if record.failure else None)
+            self._settle(item, record)
+            self._test_event(record)
+
+    def _settle(self, item: pytest.Item, record: Entry) -> None:
+        """The examples and requests of the test that ran last: counted from when its protocol started."""
+        ran = examples.count() - self._before[0]
+        driven = getattr(getattr(item, "obj", None), "hypothesis", None) is not None or ran > 0
+        record.examples = ran if driven else None
+        record.requests = self.outcome.traffic.sent - self._before[1]
+
+    def _test_event(self, record: Entry) -> None:
+        self._event("test", id=record.id, clauses=record.clauses, outcome=record.outcome,
+                    duration=round(record.duration, 3), requests=record.requests, reason=record.reason,
+                    failure={key: record.failure.get(key) for key in ("clause", "rule", "summary")}
+                    if record.failure else None)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -297,6 +314,9 @@ class Recorder:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.controller:
+            self._from_worker(report)
+            return
         _, error = self._errors.pop(id(report), (report, None))
         if report.when not in ("setup", "call", "teardown") or report.nodeid not in self._items:
             return
@@ -315,6 +335,58 @@ class Recorder:
                 record.outcome, record.reason = "inconclusive", inconclusive
             else:
                 self._failed(record, error, report)
+        if self.worker:
+            # What the controller needs goes with the report as plain data, the violation object stays here.
+            if hasattr(report, "crm_violation"):
+                del report.crm_violation
+            if report.when == "teardown":  # the test's last report: its record is complete
+                self._settle(item, record)
+                report.crm_entry = plain(asdict(record))  # type: ignore[attr-defined]
+
+    # pytest-xdist: the controller's side ---------------------------------------------------------------
+
+    def _from_worker(self, report: pytest.TestReport) -> None:
+        """A worker's report: the test's record, when it is the test's last one."""
+        data = getattr(report, "crm_entry", None)
+        if not isinstance(data, dict):
+            return
+        record = Entry(**data)
+        self.tests[record.id] = record
+        self.reported_requests += record.requests
+        self._test_event(record)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A worker ended: the tests it never ran, its view of the target, and its part of the HAR file."""
+        handed = (getattr(node, "workeroutput", None) or {}).get("crm") or {}
+        entries = [Entry(**data) for data in handed.get("tests", [])]
+        if not self._order:
+            self._order = [entry.id for entry in entries]
+        for entry in entries:
+            known = self.tests.get(entry.id)
+            if known is None or (known.outcome == "not-run" and known.reason == "not run"):
+                self.tests[entry.id] = entry
+        self.fidelity.absorb(handed.get("fidelity") or {})
+        if handed.get("har"):
+            self.har_parts.append(Path(handed["har"]))
+
+    def _merged_order(self) -> None:
+        """The tests in the order a run in one process lists them (the collection's)."""
+        if self._order:
+            ordered = {key: self.tests[key] for key in self._order if key in self.tests}
+            self.tests = ordered | {key: entry for key, entry in self.tests.items() if key not in ordered}
+
+    def _join_har(self) -> None:
+        if self.har is None:
+            return
+        for part in self.har_parts:
+            try:
+                entries = json.loads(part.read_text(encoding="utf-8"))["log"]["entries"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            for entry in entries:
+                self.har.add_entry(entry)
+            part.unlink(missing_ok=True)
 
     def use_target(self, target: Any) -> None:
         self.target = target
@@ -398,6 +470,17 @@ class Recorder:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        handover = worker_output(self.config)
+        if self.worker and handover is not None:
+            if self.har is not None:
+                self.har.close()  # complete before the controller reads it
+            handover["crm"] = {"tests": [plain(asdict(entry)) for entry in self.tests.values()],
+                               "fidelity": self.fidelity.export(),
+                               "har": str(self.har.path) if self.har is not None else None}
+            return
+        if self.controller:
+            self._merged_order()
+            self._join_har()
         stopped = session.shouldfail or session.shouldstop
         if stopped:  # -x, --max-failures, an interrupt: the tests it left were never started
             for entry in self.tests.values():
@@ -458,6 +541,8 @@ class Recorder:
         from hypothesis import settings
 
         seed = self.config.getoption("--hypothesis-seed", None)
+        if seed is None:  # --example-db seeds each test instead (`crm_contract.plugin.session.use_example_db`)
+            seed = examples.run_seed()
         return {
             "target": public_url(self.target.base_url) if self.target is not None else None,
             "contract_profile": contract_profile(self.config),

@@ -38,6 +38,7 @@ from crm_contract.kit.pace import Pace, parse_rate
 from crm_contract.kit.redaction import Redactor
 from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target
 from crm_contract.plugin.outcomes import RunOutcome
+from crm_contract.plugin.workers import is_controller, is_worker, worker_input
 
 __all__ = ["DiscardedExample", "contract_profile", "register_profiles", "selected_clauses", "start", "target_of"]
 
@@ -47,6 +48,7 @@ _LEFT_OUT = pytest.StashKey[int]()
 _TARGET = pytest.StashKey[Target]()  # the target as the options give it (an embedded one not started yet)
 _CHECKED = pytest.StashKey[bool]()  # the runner checked it already (--crm-target): no second pre-flight
 _SELECTED = pytest.StashKey[frozenset[str]]()  # the clauses --crm-clauses / --crm-skip-clauses leave in
+_SHARED_PACE = pytest.StashKey[Path]()  # pytest-xdist's controller: the file of the run's shared pace
 
 
 class DiscardedExample(OutcomeUnknown, UnsatisfiedAssumption):
@@ -95,7 +97,7 @@ def start(config: pytest.Config) -> None:
     except UsageError as error:
         raise pytest.UsageError(error.message) from None
     config.stash[_SELECTED] = clause_selection(config)
-    outcome = config.stash[_OUTCOME] = RunOutcome(pace_from(config))
+    outcome = config.stash[_OUTCOME] = RunOutcome(pace_from(config), config)
     outcome.max_time = positive(config, "crm_max_time", "--max-time")
     outcome.max_failures = positive(config, "crm_max_failures", "--max-failures")
     ContractClient.wait_listeners.append(outcome.traffic.pace.waited_for)
@@ -103,12 +105,14 @@ def start(config: pytest.Config) -> None:
     config.pluginmanager.register(outcome, "crm-contract-outcome")
     from crm_contract.plugin.progress import Progress  # inert unless a person watches a terminal
 
-    config.pluginmanager.register(Progress(config, outcome.traffic), "crm-contract-progress")
     report_dir, replay = config.getoption("crm_report_dir"), config.getoption("crm_replay")
     from crm_contract.plugin.recorder import Recorder  # always: the terminal's fidelity summary comes from it too
 
-    config.pluginmanager.register(Recorder(config, outcome, Path(report_dir) if report_dir else None),
-                                  "crm-contract-recorder")
+    recorder = Recorder(config, outcome, Path(report_dir) if report_dir else None)
+    config.pluginmanager.register(recorder, "crm-contract-recorder")
+    if not is_worker(config):  # a worker's output is not a terminal: the controller draws the line
+        requests = (lambda: recorder.reported_requests) if is_controller(config) else (lambda: outcome.traffic.sent)
+        config.pluginmanager.register(Progress(config, requests), "crm-contract-progress")
     if replay:
         from crm_contract.plugin.replaying import Replaying
 
@@ -156,7 +160,34 @@ def pace_from(config: pytest.Config) -> Pace:
     slowdown = config.getoption("crm_max_slowdown")
     if slowdown is not None and slowdown < 0:
         raise pytest.UsageError("--max-slowdown must be 0 (never trim) or more")
-    return Pace(ceiling=ceiling, max_requests=budget, max_slowdown=2.0 if slowdown is None else slowdown)
+    shared = worker_input(config).get("crm_pace")
+    if is_controller(config):  # the workers share one pace: its numbers in a file the controller makes
+        import tempfile
+
+        from crm_contract.kit.pace import SharedState
+
+        path = Path(tempfile.mkdtemp(prefix="crm-contract-pace-")) / "pace"
+        SharedState.create(path, ceiling).close()
+        config.stash[_SHARED_PACE] = path
+    return Pace(ceiling=ceiling, max_requests=budget, max_slowdown=2.0 if slowdown is None else slowdown,
+                shared=Path(shared) if shared else None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's controller, for each worker: the run's shared pace, and whether the target was probed."""
+    config = node.config
+    if _SHARED_PACE in config.stash:
+        node.workerinput["crm_pace"] = str(config.stash[_SHARED_PACE])
+    node.workerinput["crm_checked"] = config.stash.get(_CHECKED, False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shared = config.stash.get(_SHARED_PACE, None)
+    if shared is not None:
+        import shutil
+
+        shutil.rmtree(shared.parent, ignore_errors=True)
 
 
 def target_from_options(config: pytest.Config) -> Target:
@@ -166,7 +197,7 @@ def target_from_options(config: pytest.Config) -> Target:
     here and probed by the ``target`` fixture.
     """
     handed = config.getoption("crm_target")
-    config.stash[_CHECKED] = bool(handed)
+    config.stash[_CHECKED] = bool(handed) or bool(worker_input(config).get("crm_checked"))
     if handed:
         return Target.load(handed)
     token = config.getoption("token") or os.environ.get(TOKEN_ENV)
@@ -197,10 +228,22 @@ def strict_adds(config: pytest.Config) -> int | None:
 # The hooks and the fixture below take effect through `start`, which registers this module.
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts its workers, which are told the target is checked
 def pytest_sessionstart(session: pytest.Session) -> None:
     """pytest's cache in `cache_root` too, unless the user chose a cache_dir (``-o cache_dir=``, an ini file);
-    --crm-max-examples over the Hypothesis profile in force (loaded by now, --hypothesis-profile included)."""
+    --crm-max-examples over the Hypothesis profile in force (loaded by now, --hypothesis-profile included);
+    under pytest-xdist, the one pre-flight of a target given to plain pytest, before any worker starts."""
     config = session.config
+    chosen = target_of(config)
+    if is_controller(config) and not config.stash[_CHECKED] and not chosen.embedded:
+        try:
+            chosen.preflight()
+        except TargetUnusable as error:
+            pytest.exit(error.message, returncode=4)
+        except TargetInconclusive as error:
+            config.stash[_OUTCOME].declared_inconclusive = True
+            pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
+        config.stash[_CHECKED] = True
     wanted = config.getoption("crm_max_examples")
     if wanted is not None:
         if wanted < 1:
@@ -208,12 +251,42 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         name = settings.get_current_profile_name()
         settings.register_profile(name, settings.get_profile(name), max_examples=wanted)
         settings.load_profile(name)
+    if config.getoption("crm_example_db"):
+        use_example_db(config, config.getoption("crm_example_db"))
     cache = getattr(config, "cache", None)
     if cache is None or config.getini("cache_dir") != ".pytest_cache":
         return
     from _pytest.cacheprovider import Cache
 
     config.cache = Cache(cache_root() / "pytest", config, _ispytest=True)
+
+
+def use_example_db(config: pytest.Config, spec: str) -> None:
+    """--example-db over the Hypothesis profile in force (see `crm_contract.kit.example_db`).
+
+    Hypothesis uses no database under ``derandomize`` or a global seed (``--hypothesis-seed``). With a
+    database, the run's seed (--seed; 0 for a derandomized profile) seeds each test on its own instead
+    (`examples.seeding`): the run stays repeatable, and the saved examples still come first.
+    """
+    from hypothesis import core
+
+    from crm_contract.kit import examples
+    from crm_contract.kit.example_db import open_example_db
+
+    try:
+        database = open_example_db(spec, cache_root() / "hypothesis" / "examples")
+    except ValueError as error:
+        raise pytest.UsageError(f"--example-db {error}") from None
+    name = settings.get_current_profile_name()
+    current = settings.get_profile(name)
+    if database is None:
+        settings.register_profile(name, current, database=None)
+    else:
+        seed = core.global_force_seed if core.global_force_seed is not None else 0 if current.derandomize else None
+        settings.register_profile(name, current, derandomize=False, database=database)
+        core.global_force_seed = None
+        examples.seeding(seed)
+    settings.load_profile(name)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -9,6 +9,7 @@ through the run's `Redactor`: tokens and secret header values never reach the fi
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +26,8 @@ class HarWriter:
 
     def __init__(self, path: Path, version: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()  # exchanges come from several threads at once (the A11 test's callers)
         self._file: IO[str] | None = path.open("w", encoding="utf-8")
         self._first = True
         self.origin = ""  # scheme://host:port of the target, once it is known
@@ -35,9 +38,16 @@ class HarWriter:
     def add(self, exchange: Exchange) -> None:
         if self._file is None:
             return
-        entry = self.redactor.data(self.entry(exchange))
-        self._file.write(("" if self._first else ",\n") + json.dumps(entry, ensure_ascii=False))
-        self._first = False
+        self.add_entry(self.redactor.data(self.entry(exchange)))
+
+    def add_entry(self, entry: dict[str, Any]) -> None:
+        """An entry as it stands (redacted already): a pytest-xdist worker's, joined into the run's file."""
+        text = json.dumps(entry, ensure_ascii=False)
+        with self._lock:
+            if self._file is None:
+                return
+            self._file.write(("" if self._first else ",\n") + text)
+            self._first = False
 
     def entry(self, exchange: Exchange) -> dict[str, Any]:
         url = f"{self.origin}{exchange.path}"
@@ -62,7 +72,8 @@ class HarWriter:
                 "timings": {"send": 0, "wait": 0, "receive": 0}, "comment": comment}
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.write("\n]}}\n")
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                self._file.write("\n]}}\n")
+                self._file.close()
+                self._file = None

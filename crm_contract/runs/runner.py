@@ -75,6 +75,8 @@ class RunOptions:
     color: str | None = None  # yes, no, or None: pytest decides (a terminal, NO_COLOR, FORCE_COLOR)
     ndjson: Path | None = None  # stream test and clause events there
     har: Path | None = None  # every exchange there, as HAR
+    workers: str | int | None = None  # processes (pytest-xdist): N, "auto", or None/1 for this one
+    example_db: str | None = None  # Hypothesis's example database: a directory, redis://..., github:owner/repo
     report_dir: Path | None = None
     replay: Path | None = None  # run only the test of this replay file, with its example
     pytest_args: tuple[str, ...] = ()
@@ -94,6 +96,15 @@ class RunOptions:
                 parse_rate(self.rate_limit)
             except ValueError as error:
                 raise UsageError(f"--rate-limit {error}") from None
+        if self.workers is not None:
+            worker_count(self.workers, embedded=False)  # the check: a number of at least 1, or auto
+        if self.example_db:
+            from crm_contract.kit.example_db import check_example_db
+
+            try:
+                check_example_db(self.example_db)
+            except ValueError as error:
+                raise UsageError(f"--example-db {error}") from None
         if self.max_requests is not None and self.max_requests < 1:
             raise UsageError("--max-requests must be at least 1")
         if self.max_slowdown is not None and self.max_slowdown < 0:
@@ -143,6 +154,8 @@ class RunOptions:
             args += ["--report-dir", str(self.report_dir.resolve())]
         if self.replay is not None:
             args += ["--crm-replay", str(self.replay.resolve())]
+        if self.example_db:
+            args += ["--crm-example-db", self.example_db]
         return [*args, *self.pytest_args]
 
 
@@ -155,6 +168,25 @@ class RunResult:
     output: str = ""
     interrupted: bool = False
     target: Target | None = field(default=None, repr=False)
+
+
+AUTO_REMOTE_WORKERS = 8  # a remote target's time is round trips: 8 processes overlap them on 2 cores
+
+
+def worker_count(workers: str | int | None, *, embedded: bool) -> int:
+    """How many processes run the tests: `--workers` N, or for auto 8 for a remote target (its time is
+    round trips, which processes overlap) and the CPU count for the embedded server (its time is CPU)."""
+    if workers is None:
+        return 1
+    if str(workers).strip().lower() == "auto":
+        return min(os.cpu_count() or 1, 4) if embedded else AUTO_REMOTE_WORKERS
+    try:
+        count = int(workers)
+    except ValueError:
+        raise UsageError(f"--workers must be a number of at least 1 or auto, not {workers!r}") from None
+    if count < 1:
+        raise UsageError(f"--workers must be a number of at least 1 or auto, not {workers!r}")
+    return count
 
 
 def run_suite(target: Target, options: RunOptions) -> RunResult:
@@ -186,13 +218,15 @@ def run_suite(target: Target, options: RunOptions) -> RunResult:
             verdict = Path(scratch) / "verdict.json"
             env[VERDICT_FILE] = str(verdict)
             env.update(target.save(Path(scratch) / "target.json"))
-            command = [sys.executable, "-m", "pytest", *suite_invocation(Path(scratch)), "-p", PLUGIN,
+            workers = worker_count(options.workers, embedded=target.embedded)
+            spread = ["-p", "xdist", "-n", str(workers)] if workers > 1 else ["-p", "no:xdist"]
+            command = [sys.executable, "-m", "pytest", *suite_invocation(Path(scratch)), "-p", PLUGIN, *spread,
                        "-o", f"cache_dir={cache_root() / 'pytest'}", TARGET_OPTION, str(Path(scratch) / "target.json"),
                        *options.arguments()]
             status, interrupted, output = supervise(command, env, capture=options.capture)
             if output:
                 lines.append(output.rstrip("\n"))
-            swept = sweep_after(target, run_id)
+            swept = sweep_after(target, run_id, workers if workers > 1 else 0)
             if interrupted:
                 warn(f"crm-contract: interrupted{swept}; no verdict")
                 return RunResult(INCONCLUSIVE, options.report_dir, "\n".join(lines), True, target)
@@ -275,24 +309,34 @@ def _die_with_parent() -> None:
             pass
 
 
-def sweep_after(target: Target, run_id: str) -> str:
-    """Remove what the run's ledger still names (a killed or crashed child); "" when nothing was left."""
+def sweep_after(target: Target, run_id: str, workers: int = 0) -> str:
+    """Remove what the run's ledgers still name (a killed or crashed child); "" when nothing was left.
+
+    With `workers`, each pytest-xdist worker kept a ledger under a run id of its own (`worker_run_id`).
+    """
     import httpx
 
     from crm_contract.kit.client import ContractClient, TargetInconclusive
     from crm_contract.kit.sweep import ledger_directory, sweep
+    from crm_contract.strategies.keys import worker_run_id
 
     directory = ledger_directory()
-    if not (directory / f"{run_id}.jsonl").is_file():
-        return ""  # the run removed everything, and its ledger with it
-    try:
-        with target.client() as http:
-            swept = sweep(ContractClient(http), target.public_url, run_id=run_id, directory=directory, naming=False)
-    except (httpx.HTTPError, TargetInconclusive) as error:
-        return f"; could not remove them ({type(error).__name__}): run crm-contract sweep --run-id {run_id}"
-    done = f"; removed {len(swept.removed)} left-over item(s)" if swept.removed else ""
-    if swept.left:
-        done += f"; could not remove {', '.join(swept.left)}: run crm-contract sweep --run-id {run_id} later"
+    runs = [run_id, *(worker_run_id(run_id, worker) for worker in range(workers))]
+    left = [run for run in runs if (directory / f"{run}.jsonl").is_file()]
+    if not left:
+        return ""  # the run removed everything, and its ledgers with them
+    removed, kept = [], []
+    for run in left:
+        try:
+            with target.client() as http:
+                swept = sweep(ContractClient(http), target.public_url, run_id=run, directory=directory, naming=False)
+        except (httpx.HTTPError, TargetInconclusive) as error:
+            return f"; could not remove them ({type(error).__name__}): run crm-contract sweep --run-id {run}"
+        removed += swept.removed
+        kept += [f"{item} (run {run})" for item in swept.left]
+    done = f"; removed {len(removed)} left-over item(s)" if removed else ""
+    if kept:
+        done += f"; could not remove {', '.join(kept)}: run crm-contract sweep later"
     return done
 
 

@@ -66,13 +66,14 @@ def _first_failure(report_dir: Path) -> tuple[str, str]:
 
 
 def run_one(fault: str | None, rule: str, *, hypothesis_profile: str, seed: int | None,
-            extra: Sequence[str] = (), profile: str = "strict") -> Outcome:
+            extra: Sequence[str] = (), profile: str = "strict", workers: int = 1) -> Outcome:
     """The suite (stopping at the first failure) against the reference server with `fault`."""
     write, read = f"zoo-{secrets.token_hex(8)}", f"zoo-read-{secrets.token_hex(8)}"
     name = fault or CORRECT
     with tempfile.TemporaryDirectory(prefix="crm-zoo-") as scratch, \
             EmbeddedServer(fault=fault, tokens={write: WRITE_SCOPES, read: READ_SCOPES}) as server:
         options = RunOptions(hypothesis_profile=hypothesis_profile, seed=seed, exitfirst=True, capture=True,
+                             workers=workers,
                              report_dir=Path(scratch), pytest_args=("-p", "no:cacheprovider", "-q", *extra))
         started = time.monotonic()
         try:
@@ -98,12 +99,13 @@ def run_one(fault: str | None, rule: str, *, hypothesis_profile: str, seed: int 
 
 def run_zoo(faults: Sequence[tuple[str, str]], *, hypothesis_profile: str = "dev", seed: int | None = None,
             jobs: int = 2, on_outcome: Callable[[Outcome], None] | None = None,
-            profile: str = "strict") -> list[Outcome]:
+            profile: str = "strict", workers: int = 1) -> list[Outcome]:
     """The correct server first, then every `(fault, rule)`, `jobs` at a time."""
     targets: list[tuple[str | None, str]] = [(None, "-"), *faults]
 
     def one(item: tuple[str | None, str]) -> Outcome:
-        outcome = run_one(item[0], item[1], hypothesis_profile=hypothesis_profile, seed=seed, profile=profile)
+        outcome = run_one(item[0], item[1], hypothesis_profile=hypothesis_profile, seed=seed, profile=profile,
+                          workers=workers)
         if on_outcome is not None:
             on_outcome(outcome)
         return outcome
