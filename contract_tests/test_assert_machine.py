@@ -19,6 +19,7 @@ from crm_contract.kit.workspace import Workspace
 
 
 @pytest.mark.rule("A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10", "A12", "A14")
+@pytest.mark.long
 @pytest.mark.parametrize("unique_matching", [True, False], ids=["unique-key", "non-unique-key"])
 def test_every_sequence_of_writes_keeps_the_target_equal_to_the_model(
     target: Target, api: ContractClient, workspace: Workspace, unique_matching: bool, request: pytest.FixtureRequest

@@ -69,6 +69,7 @@ def at_once(arena: Arena, callers: list[ContractClient],
 
 @pytest.mark.rule("A11")
 @pytest.mark.reference
+@pytest.mark.long
 @pytest.mark.parametrize("unique", [True, False], ids=["unique-key", "non-unique-key"])
 @given(data=st.data())
 def test_a11_concurrent_asserts_of_one_new_value_create_exactly_one_record(

@@ -89,6 +89,12 @@ def clause_of_path(path: str) -> str:
     return "section 5"
 
 
+@functools.lru_cache(maxsize=64)
+def _validator(pointer: str) -> Draft202012Validator:
+    """A validator of the schema at `pointer` in the OpenAPI document, made once (its $refs resolve once)."""
+    return Draft202012Validator({"$ref": f"{_URN}#{pointer}"}, registry=_document()[0])
+
+
 def shape_problem(exchange: Exchange) -> str | None:
     """What is wrong with the shape of a success answer, or None (also for answers this cannot judge)."""
     if not 200 <= exchange.status < 300:
@@ -107,7 +113,9 @@ def shape_problem(exchange: Exchange) -> str | None:
     if isinstance(exchange.response_body, str):
         return "the answer is not JSON" if exchange.response_body.strip() else "the answer is empty"
     pointer = f"{pointer}/content/application~1json/schema"
-    validator = Draft202012Validator({"$ref": f"{_URN}#{pointer}"}, registry=_document()[0])
+    validator = _validator(pointer)
+    if validator.is_valid(exchange.response_body):
+        return None  # the common case, without collecting every error to pick the best
     error = best_match(validator.iter_errors(exchange.response_body))
     if error is None:
         return None

@@ -125,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "rule(*ids): the contract rules a test checks, e.g. rule('A1')",
         "documented: checks documented [D] behaviour only; runs under every contract profile",
         "reference: checks a reference choice [R]; runs only under the strict contract profile",
+        "long: sends many requests one after another; on several workers it starts first, one to a worker",
     ):
         config.addinivalue_line("markers", line)
     config.stash[_ACTIVE] = active = suite_requested(config)

@@ -34,8 +34,9 @@ __all__ = ["Fidelity", "Sign"]
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\dT")  # compared as instants elsewhere, not here
 # How many written paths and record ids are remembered: enough for any run, bounded for a 10,000-record sync.
 _MEMORY = 50_000
-# How many success answers of each kind of call are checked against the OpenAPI document (it costs CPU).
-_SHAPE_SAMPLE = 50
+# How many success answers of each kind of call are checked against the OpenAPI document: a check costs
+# about 15 ms of CPU (the document's oneOf and $refs), and a fake's odd shape shows in the first few.
+_SHAPE_SAMPLE = 8
 _REFUSALS = {400: "bodies", 401: "tokens", 403: "scopes", 404: "unknown", 405: "methods", 409: "bodies"}
 
 

@@ -32,7 +32,7 @@ from crm_contract.kit.violations import ContractViolation, SetupViolation, claus
 from crm_contract.plugin.fidelity import Fidelity
 from crm_contract.plugin.outcomes import RunOutcome, exceptions_in
 from crm_contract.plugin.session import contract_profile, selected_clauses, strict_adds, target_of
-from crm_contract.plugin.workers import is_controller, is_worker, plain, worker_input, worker_output
+from crm_contract.plugin.workers import is_controller, is_worker, longest_first, plain, worker_input, worker_output
 from crm_contract.reports.har import HarWriter
 from crm_contract.reports.junit import junit_xml
 from crm_contract.reports.replay_files import REPLAY_FORMAT, shell_script
@@ -264,6 +264,8 @@ class Recorder:
             examples.instrument(item)
             self.tests[item_id(item)] = Entry(item_id(item), list(clauses_of(item)), outcome="not-run",
                                                  reason="not run", tag=tag_of(item))
+        if self.worker:  # the report keeps the collection's order (above); the workers take the long tests first
+            items[:] = longest_first(items)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         for item in items:

@@ -28,7 +28,10 @@ from typing import Any
 
 import pytest
 
-__all__ = ["WORKER_ENV", "is_controller", "is_worker", "plain", "worker_index", "worker_input", "worker_output"]
+__all__ = [
+    "WORKER_ENV", "is_controller", "is_worker", "longest_first", "plain", "worker_index", "worker_input",
+    "worker_output",
+]
 
 WORKER_ENV = "PYTEST_XDIST_WORKER"  # set by pytest-xdist in every worker process: gw0, gw1, ...
 
@@ -61,6 +64,25 @@ def worker_index(environ: dict[str, str] | None = None) -> int | None:
     name = (environ if environ is not None else os.environ).get(WORKER_ENV, "")
     digits = name.removeprefix("gw")
     return int(digits) if name.startswith("gw") and digits.isdigit() else None
+
+
+def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The tests in the order workers take them: each `long` test first, paired with a short one.
+
+    pytest-xdist (``--maxschedchunk 1``, as the runner sets it) hands each worker two tests to start
+    with, then one at a time as they finish. With a long test and a short one in each pair, every
+    worker starts one long test at once, and no long test waits behind another: the run lasts about
+    its longest test, or its share of the rest, whichever is more. Every worker orders alike, as
+    pytest-xdist requires.
+    """
+    long = [item for item in items if item.get_closest_marker("long")]
+    short = [item for item in items if not item.get_closest_marker("long")]
+    ordered: list[pytest.Item] = []
+    for item in long:
+        ordered.append(item)
+        if short:
+            ordered.append(short.pop(0))
+    return ordered + short
 
 
 def plain(value: Any) -> Any:

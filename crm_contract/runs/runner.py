@@ -219,7 +219,9 @@ def run_suite(target: Target, options: RunOptions) -> RunResult:
             env[VERDICT_FILE] = str(verdict)
             env.update(target.save(Path(scratch) / "target.json"))
             workers = worker_count(options.workers, embedded=target.embedded)
-            spread = ["-p", "xdist", "-n", str(workers)] if workers > 1 else ["-p", "no:xdist"]
+            # One test at a time to each worker after its first two, so that the long ones spread
+            # (`crm_contract.plugin.workers.longest_first`).
+            spread = ["-p", "xdist", "-n", str(workers), "--maxschedchunk", "1"] if workers > 1 else ["-p", "no:xdist"]
             command = [sys.executable, "-m", "pytest", *suite_invocation(Path(scratch)), "-p", PLUGIN, *spread,
                        "-o", f"cache_dir={cache_root() / 'pytest'}", TARGET_OPTION, str(Path(scratch) / "target.json"),
                        *options.arguments()]
