@@ -67,3 +67,18 @@ def test_the_request_budget_holds_for_the_run_across_workers(tmp_path: Path) -> 
     # Test bodies stop at the budget; a test already sending may finish the request it started on each worker.
     assert from_tests <= 400 + 3 * 20, from_tests
     assert report["totals"]["not-run"] > 0 and report["verdict"] == "partial"
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_the_report_counts_every_request_the_run_sent(workers: str, tmp_path: Path) -> None:
+    from crm_contract.hosting.fault_proxy import FaultProxy
+
+    with Served(reference_app()) as served, FaultProxy(served.base_url, {}) as proxy:
+        result = run("run", "--base-url", proxy.url, *TOKEN, *DEV, "--workers", workers, "--report-dir",
+                     str(tmp_path), "--", "-k", "a1_ or a2_ or conforms", timeout=600)
+        sent = sum(proxy.counts.values())
+    assert result.returncode == 0, shown(result)
+    report = report_of(tmp_path)
+    assert report["totals"]["requests"] == sent, (report["totals"], report["requests_outside_tests"], sent)
+    assert report["requests_outside_tests"]["pre-flight"] == 1  # one token, one GET /crm/objects, once a run
+    assert f"crm-contract: {sent} requests sent to the target" in result.stdout, shown(result)

@@ -196,21 +196,24 @@ class Target:
 
     # The pre-flight -----------------------------------------------------------------------------------
 
-    def preflight(self) -> None:
-        """``GET /crm/objects`` with each token (and the ``--object``) before any test runs.
+    def preflight(self) -> int:
+        """``GET /crm/objects`` with each token (and the ``--object``) before any test runs; the requests it sent.
 
         Raises `TargetUnusable` for an unreachable URL, a rejected token or a missing object, and
         `TargetInconclusive` for a target that is there but keeps answering 429, 5xx or nothing.
         """
         from crm_contract.kit.client import ContractClient
 
+        sent: list[object] = []
         with self.client(anonymous=True) as http:
+            http.event_hooks["request"].append(sent.append)  # retries included: the run's count is honest
             api = ContractClient(http)
             for option, value in (("--token", self.token), ("--read-token", self.read_token)):
                 if value:
                     self._check(option, self._get(api, "/crm/objects", value))
             if self.object_slug:
                 self._check_object(self._get(api, f"/crm/objects/{self.object_slug}", self.token))
+        return len(sent)
 
     def _get(self, api: Any, path: str, token: str) -> httpx.Response:
         """A GET; nothing listening is unusable, while faults of a target that is there are waited out."""

@@ -68,9 +68,9 @@ class Traffic:
 
     # Report ----------------------------------------------------------------------------------------
 
-    def summary(self) -> str:
-        """One line for the terminal summary."""
-        parts = [f"{self.sent} requests sent to the target"]
+    def summary(self, also: int = 0) -> str:
+        """One line for the terminal summary; `also`: requests sent before the counting began (the pre-flight)."""
+        parts = [f"{self.sent + also} requests sent to the target"]
         waited = self.statuses[429]
         gateway = sum(self.statuses[status] for status in UNAVAILABLE_STATUSES - {429})
         if waited:

@@ -33,7 +33,7 @@ from crm_contract.kit.traffic import Traffic
 from crm_contract.kit.violations import ContractViolation, exceptions_in
 from crm_contract.plugin.diagnosis import SuiteBug, blocked_by_setup, diagnose
 from crm_contract.plugin.workers import is_controller, is_worker, worker_output
-from crm_contract.runs.runner import CLOCK_START, VERDICT_FILE
+from crm_contract.runs.runner import CLOCK_START, PREFLIGHT_REQUESTS, VERDICT_FILE
 
 __all__ = [
     "CLOCK_START", "CONFIRMATIONS", "FAILED", "INCONCLUSIVE", "OK", "USAGE", "VERDICT_FILE", "RunOutcome",
@@ -150,6 +150,9 @@ class RunOutcome:
         # pytest-xdist (`crm_contract.plugin.workers`): a worker hands its counts over, the controller adds them up.
         self.worker = config is not None and is_worker(config)
         self.controller = config is not None and is_controller(config)
+        # The pre-flight's requests (the runner's, or the session's own): counted once, by the process that
+        # writes the report.
+        self.preflight = 0 if self.worker else _preflight_requests()
         self.not_reached: list[str] = []  # tests the --max-requests budget or --max-time left out
         self.max_time: float | None = None  # seconds from the run's start after which no test starts
         self.max_failures: int | None = None  # tests failed with a verdict after which the run stops
@@ -376,7 +379,7 @@ class RunOutcome:
             for nodeid, reason in self.inconclusive:
                 terminalreporter.write_line(f"INCONCLUSIVE {nodeid} - {reason}")
         if self.traffic.sent:
-            terminalreporter.write_line(f"crm-contract: {self.traffic.summary()}")
+            terminalreporter.write_line(f"crm-contract: {self.traffic.summary(self.preflight)}")
         paced_note = self.traffic.pace.summary()
         if paced_note:
             terminalreporter.write_line(f"crm-contract: {paced_note}")
@@ -437,6 +440,13 @@ def paced(item: pytest.Item, factor: float, *, shrink: bool = True) -> Iterator[
         settings.load_profile(previous_profile)
         if own is not None:
             function._hypothesis_internal_use_settings = own  # type: ignore[union-attr]
+
+
+def _preflight_requests() -> int:
+    try:
+        return max(int(os.environ.get(PREFLIGHT_REQUESTS, "0")), 0)
+    except ValueError:
+        return 0
 
 
 def _clock_start() -> float:

@@ -530,7 +530,12 @@ class Recorder:
                                 for nodeid, error in self.outcome.internal],
             "totals": {"tests": len(tests), **{kind: sum(1 for t in tests if t.outcome == kind)
                                                for kind in ("pass", "fail", "inconclusive", "not-run")},
-                       "requests": self.outcome.traffic.sent, "examples": sum(t.examples or 0 for t in tests)},
+                       "requests": self.outcome.traffic.sent + self.outcome.preflight,
+                       "examples": sum(t.examples or 0 for t in tests)},
+            # Every request the run sent is in totals.requests: the tests' own, and these.
+            "requests_outside_tests": {
+                "pre-flight": self.outcome.preflight,
+                "set-up and clean-up": max(self.outcome.traffic.sent - sum(t.requests for t in tests), 0)},
             "clauses": clauses,
             "tests": [{"id": t.id, "clauses": t.clauses, "tag": t.tag, "outcome": t.outcome,
                        "duration": round(t.duration, 3),

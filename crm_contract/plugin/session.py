@@ -237,7 +237,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     chosen = target_of(config)
     if is_controller(config) and not config.stash[_CHECKED] and not chosen.embedded:
         try:
-            chosen.preflight()
+            config.stash[_OUTCOME].preflight += chosen.preflight()
         except TargetUnusable as error:
             pytest.exit(error.message, returncode=4)
         except TargetInconclusive as error:
@@ -354,7 +354,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     chosen = target_of(config).with_traffic(config.stash[_OUTCOME].traffic)
     if not chosen.embedded and not config.stash[_CHECKED]:
         try:  # a wrong URL or token is a set-up error, not a failure of every test
-            chosen.preflight()
+            config.stash[_OUTCOME].preflight += chosen.preflight()
         except TargetUnusable as error:
             pytest.exit(error.message, returncode=4)
         except TargetInconclusive as error:

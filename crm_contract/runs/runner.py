@@ -38,7 +38,7 @@ from crm_contract.kit.cache import cache_root
 from crm_contract.kit.target import READ_TOKEN_ENV, TOKEN_ENV, Target
 
 __all__ = [
-    "CLOCK_START", "GRACE", "HYPOTHESIS_PROFILES", "RUN_ID_ENV", "TARGET_OPTION", "VERDICT_FILE", "RunOptions",
+    "CLOCK_START", "GRACE", "HYPOTHESIS_PROFILES", "PREFLIGHT_REQUESTS", "RUN_ID_ENV", "TARGET_OPTION", "VERDICT_FILE", "RunOptions",
     "RunResult", "run_suite", "suite_invocation",
 ]
 
@@ -52,6 +52,7 @@ CLOCK_START = "CRM_CONTRACT_CLOCK_START"
 # traceback and status 1. No file means the suite never ran: exit 2.
 VERDICT_FILE = "CRM_CONTRACT_VERDICT_FILE"
 TARGET_OPTION = "--crm-target"  # the checked target, as `Target.save` wrote it
+PREFLIGHT_REQUESTS = "CRM_CONTRACT_PREFLIGHT_REQUESTS"  # the requests of the runner's pre-flight, for the report
 HYPOTHESIS_PROFILES = ("dev", "ci", "thorough")
 
 
@@ -202,17 +203,20 @@ def run_suite(target: Target, options: RunOptions) -> RunResult:
     lines: list[str] = []
     say: Callable[[str], None] = lines.append if options.capture else print
     warn: Callable[[str], None] = lines.append if options.capture else _to_stderr
+    probed = 0
     with serving(target) as target:
         if options.probe or target.embedded:
-            target.preflight()
+            probed = target.preflight()
         default = (" (the default for a --base-url target; --profile strict adds the reference choices)"
                    if target.contract_profile == "documented" else "")
         say(f"crm-contract: checking {target.public_url} (contract profile {target.contract_profile}{default})")
         if not options.capture:
             sys.stdout.flush()
         env = {key: value for key, value in options.environ.items()
-               if key not in (TOKEN_ENV, READ_TOKEN_ENV, "PYTEST_BASE_URL", CLOCK_START, VERDICT_FILE)}
+               if key not in (TOKEN_ENV, READ_TOKEN_ENV, "PYTEST_BASE_URL", CLOCK_START, VERDICT_FILE,
+                              PREFLIGHT_REQUESTS)}
         env[CLOCK_START] = started
+        env[PREFLIGHT_REQUESTS] = str(probed)  # counted in the run's report.json
         run_id = env.setdefault(RUN_ID_ENV, f"cc{secrets.token_hex(3)}")  # the child's run id: its ledger's name
         with tempfile.TemporaryDirectory(prefix="crm-contract-") as scratch:
             verdict = Path(scratch) / "verdict.json"
