@@ -87,10 +87,10 @@ def raw_loop(base: str, count: int) -> float:
 
 
 def _raw_loop_main(base: str, count: int) -> None:
-    import httpx
+    from crm_contract.kit.target import Target
 
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+    # A plain httpx client as the kit makes them (no pace, no transcript, no checks): what the loop costs.
+    with Target(base, TOKEN, timeout=30).client() as http:
         slug = f"raw-{uuid.uuid4().hex[:8]}"
         http.post("/crm/objects", json={"slug": slug, "singularName": "Raw", "pluralName": "Raws"}).raise_for_status()
         http.post(f"/crm/objects/{slug}/attributes", json={"label": "key", "type": "text", "isRequired": False,

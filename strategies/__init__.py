@@ -19,7 +19,16 @@ from .dispatch import (
     rejected_values,
     same_value,
 )
-from .keys import NEAR_MISS_KINDS, NearMiss, matching_keys, near_miss_sets, near_miss_variants, run_id, run_number_base
+from .keys import (
+    NEAR_MISS_KINDS,
+    NearMiss,
+    matching_keys,
+    near_miss_sets,
+    near_miss_variants,
+    run_id,
+    run_number_base,
+    worker_run_id,
+)
 from .payloads import (
     BadMatchingPayload,
     InvalidPayload,
@@ -74,6 +83,7 @@ __all__ = [
     "bad_matching_payloads", "checkbox_values", "date_values", "datetime_values", "documented_value",
     "from_object_schema",
     "full_payloads", "invalid_payloads", "matching_keys", "multiselect_values", "near_miss_sets", "near_miss_variants",
+    "worker_run_id",
     "null_payloads", "number_values", "object_schemas", "partial_payloads", "phone_number_values",
     "rejected_checkbox_values", "rejected_date_values", "rejected_datetime_values", "rejected_multiselect_values",
     "rejected_number_values", "rejected_select_values", "rejected_text_values", "rejected_values", "run_id",

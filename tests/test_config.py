@@ -44,6 +44,8 @@ VALUES: dict[str, tuple[Any, Any, Any]] = {
     "client-key": ("/file/key.pem", "/env/key.pem", "/cli/key.pem"),
     "report-dir": ("/file/report", "/env/report", "/cli/report"),
     "max-examples": (5, 6, 7),
+    "workers": ("2", "4", "auto"),
+    "example-db": ("/file/examples", "redis://env-redis:6379/0", "github:cli-owner/cli-repo"),
     "max-time": ("10m", "20m", "30m"),
     "max-failures": (1, 2, 3),
     "clauses": ("A1", "A2", "A3"),
