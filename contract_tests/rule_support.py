@@ -172,8 +172,9 @@ class Arena(ObjectUnderTest):
 
         Read by id; also `updatedAt` and, on a run-made object, the list, where those [R] parts hold.
         """
-        for old in before:
-            now = self.fetch(old["id"], rule, log)
+        answers = self.api.read_all([f"{self.path}/{old['id']}" for old in before])  # at once: reads only
+        for old, answer in zip(before, answers, strict=True):
+            now = record_of(answer, 200, rule, log, self.slug)
             self.same_attributes(now, old, rule, what, log)
             moved = parse_timestamp(now.get("updatedAt"), "updatedAt", log) != parse_timestamp(
                 old.get("updatedAt"), "updatedAt", log)

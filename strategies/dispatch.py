@@ -9,6 +9,7 @@ run-made objects, the schema strategies and the per-type tests read the table.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
@@ -97,7 +98,15 @@ def accepted_values(attr_type: str, *, option_ids: OptionIds = (),
     and date-times in UTC with whole seconds (the datetime rules are [R]). Shrinks as that type's
     strategy does. Raises ValueError for a type outside SUPPORTED_TYPES.
     """
-    strategy = _strategies(attr_type).accepted(option_ids)
+    return _accepted(attr_type, tuple(option_ids), documented_only)
+
+
+# Strategies are immutable descriptions: each is made once and drawn from by every example. A strategy
+# made afresh inside a draw costs its validation again at every example, which was a large part of the
+# kit's own time per request.
+@functools.lru_cache(maxsize=1024)
+def _accepted(attr_type: str, option_ids: tuple[int, ...], documented_only: bool) -> st.SearchStrategy[Any]:
+    strategy = _strategies(attr_type).accepted(option_ids)  # ValueError for an unknown type, in every case
     if documented_only and attr_type in _DOCUMENTED:
         return _DOCUMENTED[attr_type]()
     return strategy
@@ -143,6 +152,11 @@ def rejected_values(attr_type: str, *, option_ids: OptionIds = (),
     Raises ValueError for a type with no documented rejection (`datetime`) when `documented_only`.
     Shrinks as that type's `rejected_*_values` strategy does.
     """
+    return _rejected(attr_type, tuple(option_ids), documented_only)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rejected(attr_type: str, option_ids: tuple[int, ...], documented_only: bool) -> st.SearchStrategy[Rejected]:
     return _strategies(attr_type).rejected(option_ids, documented_only)
 
 

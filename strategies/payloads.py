@@ -12,6 +12,7 @@ round trip Zeeg documents, so that a target is never failed for a reference choi
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
@@ -55,10 +56,16 @@ def value_strategy(attr: Attribute, *, prefix: str | None = None,
 
     Run-scoped values are `<run id>-<text>` (at most 255 code points) or, per attribute key, the run's
     numeric base plus up to 10^9 (phone numbers as `+` and those digits). Shrinks like
-    `accepted_values`, run-scoped values towards `<run id>-` and the base.
+    `accepted_values`, run-scoped values towards `<run id>-` and the base. Made once per attribute
+    (strategies are immutable), however many examples draw from it.
     """
-    if not attr.is_unique:
+    if not attr.is_unique:  # the same for every prefix
         return accepted_values(attr.type, option_ids=attr.option_ids, documented_only=documented_only)
+    return _run_scoped(attr, prefix, documented_only)
+
+
+@functools.lru_cache(maxsize=4096)
+def _run_scoped(attr: Attribute, prefix: str | None, documented_only: bool) -> st.SearchStrategy[Any]:
     head = prefix if prefix is not None else run_id()
     base = run_number_base(head + attr.key, documented_only=documented_only)
     if attr.type == "number":
@@ -89,6 +96,8 @@ class _Plan:
         self.optional = [attr for attr in others if not attr.is_required and _writable(attr)]
         self.prefix = prefix
         self.documented_only = documented_only
+        self._bodies: dict[tuple[str, ...], st.SearchStrategy[Payload]] = {}
+        self._subsets: dict[tuple[tuple[str, ...], int], st.SearchStrategy[list[Attribute]]] = {}
 
     def values(self, attrs: list[Attribute]) -> st.SearchStrategy[Payload]:
         return st.fixed_dictionaries({attr.key: value_strategy(attr, prefix=self.prefix,
@@ -97,6 +106,23 @@ class _Plan:
 
     def with_key(self, body: st.SearchStrategy[Payload]) -> st.SearchStrategy[Payload]:
         return st.builds(lambda key, rest: {self.matching.key: key, **rest}, self.keys, body)
+
+    def body(self, attrs: list[Attribute]) -> st.SearchStrategy[Payload]:
+        """`with_key(values(attrs))`, made once per set of attributes (in the object's order, so at most one
+        per subset): examples draw it again and again."""
+        order = [*self.required, *self.optional]
+        attrs = sorted(attrs, key=lambda attr: order.index(attr) if attr in order else len(order))
+        chosen = tuple(attr.key for attr in attrs)
+        if chosen not in self._bodies:
+            self._bodies[chosen] = self.with_key(self.values(attrs))
+        return self._bodies[chosen]
+
+    def subsets(self, attrs: list[Attribute], *, min_size: int = 0) -> st.SearchStrategy[list[Attribute]]:
+        """Lists of distinct attributes of `attrs`, made once per `attrs`."""
+        key = (tuple(attr.key for attr in attrs), min_size)
+        if key not in self._subsets:
+            self._subsets[key] = st.lists(st.sampled_from(attrs), min_size=min_size, unique_by=lambda a: a.key)
+        return self._subsets[key]
 
 
 def full_payloads(schema: ObjectSchema, matching_attribute: str, *, keys: st.SearchStrategy[Any] | None = None,
@@ -121,8 +147,8 @@ def partial_payloads(schema: ObjectSchema, matching_attribute: str, *,
 
     @st.composite
     def build(draw: st.DrawFn) -> Payload:
-        chosen = draw(st.lists(st.sampled_from(plan.optional), unique_by=lambda a: a.key)) if plan.optional else []
-        return draw(plan.with_key(plan.values(plan.required + chosen)))
+        chosen = draw(plan.subsets(plan.optional)) if plan.optional else []
+        return draw(plan.body(plan.required + chosen))
 
     return build()
 
@@ -140,10 +166,10 @@ def null_payloads(schema: ObjectSchema, matching_attribute: str, *, keys: st.Sea
 
     @st.composite
     def build(draw: st.DrawFn) -> Payload:
-        nulls = draw(st.lists(st.sampled_from(plan.optional), min_size=1, unique_by=lambda a: a.key))
+        nulls = draw(plan.subsets(plan.optional, min_size=1))
         rest = [attr for attr in plan.optional if attr not in nulls]
-        chosen = draw(st.lists(st.sampled_from(rest), unique_by=lambda a: a.key)) if rest else []
-        body = draw(plan.with_key(plan.values(plan.required + chosen)))
+        chosen = draw(plan.subsets(rest)) if rest else []
+        body = draw(plan.body(plan.required + chosen))
         return {**body, **dict.fromkeys((attr.key for attr in nulls), None)}
 
     return build()
@@ -171,7 +197,7 @@ def invalid_payloads(schema: ObjectSchema, matching_attribute: str, *,
 
     @st.composite
     def build(draw: st.DrawFn) -> InvalidPayload:
-        body = draw(plan.with_key(plan.values(plan.required + plan.optional)))
+        body = draw(plan.body(plan.required + plan.optional))
         key = draw(st.sampled_from(list(rejections)))
         bad = draw(rejections[key])
         return InvalidPayload({**body, key: bad.value}, key, bad)

@@ -155,3 +155,43 @@ def test_write_listeners_hear_every_write_before_it_is_sent() -> None:
         assert heard == [("PUT", "/crm/deals")]
     finally:
         ContractClient.write_listeners.remove(listener)
+
+
+# Reads at once ---------------------------------------------------------------------------------------------
+
+
+def test_reads_go_out_at_once_and_come_back_in_the_order_asked() -> None:
+    import threading
+    import time
+
+    state = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.05)  # a far target: each read takes a round trip
+        with lock:
+            state["now"] -= 1
+        return httpx.Response(200, json={"path": request.url.path})
+
+    api = ContractClient(httpx.Client(base_url="http://target.test/v2", transport=httpx.MockTransport(handler)))
+    paths = [f"/crm/deals/{n}" for n in range(8)]
+    with api.exchanges() as log:
+        answers = api.read_all(paths)
+    assert [answer.json()["path"] for answer in answers] == [f"/v2{path}" for path in paths]
+    assert state["most"] > 1  # together, not one round trip each
+    assert sorted(exchange.path for exchange in log) == sorted(f"/v2{path}" for path in paths)  # all in the log
+
+
+def test_the_first_failed_read_in_the_order_asked_is_raised() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(("/2", "/3")):
+            return httpx.Response(503)
+        return httpx.Response(200, json={})
+
+    api = ContractClient(httpx.Client(base_url="http://target.test/v2", transport=httpx.MockTransport(handler)),
+                         max_attempts=1)
+    with pytest.raises(TargetInconclusive, match="/crm/deals/2"):
+        api.read_all([f"/crm/deals/{n}" for n in range(5)])
