@@ -25,10 +25,11 @@ def test_the_catalogue_has_a_fault_for_every_assert_rule_and_the_value_rules() -
 
 
 def test_every_fault_is_killed_and_the_correct_server_passes() -> None:
-    # Each run on 4 workers (pytest-xdist), one fault at a time: the matrix must not depend on how a run is
-    # spread, and --workers is how a far target is checked.
+    # Each run spread over 2 workers (pytest-xdist), two faults at a time: the matrix must not depend on how a
+    # run is spread, and --workers is how a far target is checked. (On 4 workers, one fault at a time, it is
+    # the same matrix in about 19 minutes on 2 cores: too long for every CI run.)
     outcomes = run_zoo([(fault.name, fault.rule) for fault in FAULTS.values()], hypothesis_profile="dev", seed=1,
-                       jobs=1, workers=4)
+                       jobs=2, workers=2)
     matrix = format_matrix(outcomes)
     correct = [row for row in outcomes if row.target == CORRECT]
     assert [row.verdict for row in correct] == ["passed"], matrix

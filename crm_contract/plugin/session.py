@@ -236,13 +236,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     chosen = target_of(config)
     if is_controller(config) and not config.stash[_CHECKED] and not chosen.embedded:
-        try:
-            config.stash[_OUTCOME].preflight += chosen.preflight()
-        except TargetUnusable as error:
-            pytest.exit(error.message, returncode=4)
-        except TargetInconclusive as error:
-            config.stash[_OUTCOME].declared_inconclusive = True
-            pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
+        _preflight(config, chosen)
         config.stash[_CHECKED] = True
     wanted = config.getoption("crm_max_examples")
     if wanted is not None:
@@ -347,19 +341,28 @@ def _base_url(config: pytest.Config) -> str | None:
     return str(value).rstrip("/") if value else None
 
 
+def _preflight(config: pytest.Config, target: Target) -> None:
+    """The pre-flight of a target given to plain pytest, counted in the run's requests.
+
+    A wrong URL or token ends the session as a set-up error (4), not as a failure of every test; a target
+    that keeps failing, as inconclusive (3).
+    """
+    try:
+        config.stash[_OUTCOME].preflight += target.preflight()
+    except TargetUnusable as error:
+        pytest.exit(error.message, returncode=4)
+    except TargetInconclusive as error:
+        config.stash[_OUTCOME].declared_inconclusive = True
+        pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
+
+
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     """The API under test; without a base URL, an embedded reference server for the session."""
     config = request.config
     chosen = target_of(config).with_traffic(config.stash[_OUTCOME].traffic)
     if not chosen.embedded and not config.stash[_CHECKED]:
-        try:  # a wrong URL or token is a set-up error, not a failure of every test
-            config.stash[_OUTCOME].preflight += chosen.preflight()
-        except TargetUnusable as error:
-            pytest.exit(error.message, returncode=4)
-        except TargetInconclusive as error:
-            config.stash[_OUTCOME].declared_inconclusive = True
-            pytest.exit(f"inconclusive: {error}", returncode=INCONCLUSIVE)
+        _preflight(config, chosen)
     from crm_contract.hosting.embedded import started  # starts a server only for an embedded target
 
     try:
