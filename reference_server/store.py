@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AttributeDef", "ObjectDef", "RecordRow", "Store"]
+__all__ = ["BUSY_WAIT_SECONDS", "AttributeDef", "ObjectDef", "RecordRow", "Store", "StoreBusy"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -61,6 +61,25 @@ CREATE TABLE IF NOT EXISTS record_values (
 CREATE INDEX IF NOT EXISTS values_lookup ON record_values (object_slug, attr_key, value_key, record_seq);
 CREATE INDEX IF NOT EXISTS values_by_record ON record_values (record_seq);
 """
+
+
+_FIND = ("SELECT r.* FROM record_values v JOIN records r ON r.seq = v.record_seq WHERE {} v.attr_key = ?"
+         " AND v.value_key = ? AND (r.deleted = 0 OR ?) ORDER BY v.record_seq")
+_FIND_IN_OBJECT = _FIND.format("v.object_slug = ? AND")
+_FIND_ANYWHERE = _FIND.format("")
+
+# How long a write waits for the database file's lock (another process on the same `--db`) before the
+# request is answered 503 with Retry-After instead.
+BUSY_WAIT_SECONDS = 5.0
+
+
+class StoreBusy(Exception):
+    """The database file stayed locked (by another process) for BUSY_WAIT_SECONDS."""
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
 
 
 @dataclass
@@ -121,7 +140,8 @@ class Store:
 
     def __init__(self, db_path: str = ":memory:") -> None:
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None,
+                                   timeout=BUSY_WAIT_SECONDS)
         self._db.row_factory = sqlite3.Row
         if db_path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -135,14 +155,31 @@ class Store:
     def transaction(self) -> Iterator[Store]:
         """One atomic unit of work: everything inside commits together or not at all."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if _is_busy(error):
+                    raise StoreBusy(str(error)) from None
+                raise
             try:
                 yield self
             except BaseException as error:
                 # Only a fault marks an error `commit`: its request keeps what it wrote (breaking A10).
-                self._db.execute("COMMIT" if getattr(error, "commit", False) else "ROLLBACK")
+                self._end("COMMIT" if getattr(error, "commit", False) else "ROLLBACK")
+                if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
+                    raise StoreBusy(str(error)) from None
                 raise
-            self._db.execute("COMMIT")
+            self._end("COMMIT")
+
+    def _end(self, how: str) -> None:
+        try:
+            self._db.execute(how)
+        except sqlite3.OperationalError as error:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if _is_busy(error):
+                raise StoreBusy(str(error)) from None
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -225,13 +262,19 @@ class Store:
     def find_by_value(self, slug: str | None, key: str, value_key: str,
                       include_deleted: bool = False) -> list[RecordRow]:
         """Records of `slug` (of every object if None) whose attribute `key` has `value_key`, oldest first."""
-        rows = self._db.execute(
-            "SELECT r.* FROM record_values v JOIN records r ON r.seq = v.record_seq"
-            " WHERE (v.object_slug = ? OR ? IS NULL) AND v.attr_key = ? AND v.value_key = ?"
-            " AND (r.deleted = 0 OR ?) ORDER BY v.record_seq",
-            (slug, slug, key, value_key, include_deleted),
-        )
+        # Two statements, not one with `(v.object_slug = ? OR ? IS NULL)`: that form keeps SQLite off the
+        # values_lookup index and scans every value of every record (tests/test_server_abuse.py).
+        if slug is None:
+            rows = self._db.execute(_FIND_ANYWHERE, (key, value_key, include_deleted))
+        else:
+            rows = self._db.execute(_FIND_IN_OBJECT, (slug, key, value_key, include_deleted))
         return [_record(row) for row in rows]
+
+    def query_plan(self, slug: str | None) -> list[str]:
+        """How SQLite runs the match lookup of `find_by_value` (one line per step), for the index test."""
+        query, args = (_FIND_ANYWHERE, ("k", "v", 0)) if slug is None else (_FIND_IN_OBJECT, (slug, "k", "v", 0))
+        with self._lock:
+            return [str(row["detail"]) for row in self._db.execute("EXPLAIN QUERY PLAN " + query, args)]
 
     def insert_record(self, record: RecordRow, value_keys: dict[str, str]) -> RecordRow:
         cursor = self._db.execute(
