@@ -35,8 +35,24 @@ class ApiError(Exception):
         self.kind = kind
 
 
+# An error body echoes what it refuses, but within bounds: 10,000 unknown keys or a 10 KB slug must not
+# come back as a megabyte of error.
+MAX_MESSAGE_CHARS = 1000
+MAX_ERROR_KEYS = 100
+MAX_KEY_CHARS = 200
+
+
+def _clipped(text: str, most: int) -> str:
+    return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters in all)"
+
+
 def error_response(error: ApiError) -> JSONResponse:
-    body: dict[str, object] = {"success": False, "status": error.status, "message": error.message}
+    body: dict[str, object] = {"success": False, "status": error.status,
+                               "message": _clipped(error.message, MAX_MESSAGE_CHARS)}
     if error.errors:
-        body["errors"] = {key: list(texts) for key, texts in error.errors.items()}
+        shown = list(error.errors.items())[:MAX_ERROR_KEYS]
+        body["errors"] = {_clipped(key, MAX_KEY_CHARS): [_clipped(text, MAX_KEY_CHARS) for text in texts]
+                          for key, texts in shown}
+        if len(error.errors) > MAX_ERROR_KEYS:
+            body["errorsOmitted"] = len(error.errors) - MAX_ERROR_KEYS
     return JSONResponse(body, status_code=error.status, headers=error.headers)
