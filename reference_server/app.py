@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,13 +26,15 @@ from .errors import ApiError, error_response
 from .faults import get_fault
 from .records import Records, record_json
 from .rules import Rules
-from .store import ObjectDef, RecordRow, Store
-from .wire import json_object, query_int, success
+from .store import BUSY_WAIT_SECONDS, ObjectDef, RecordRow, Store, StoreBusy
+from .wire import Body, BodyLimits, ClientDisconnect, query_int, read_body, success
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("reference_server")
-Handler = Callable[[Request, "Crm"], Awaitable[Response]]
+Handler = Callable[[Request, "Crm", Body], Response]
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_NO_BODY = Body(b"")
 
 
 class _AnyMethod(dict[str, "Handler"]):
@@ -79,31 +82,30 @@ class Crm:
 
 # Objects and attributes ---------------------------------------------------------------------------
 
-async def list_objects(request: Request, crm: Crm) -> Response:
+def list_objects(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction():
         return success(200, objects=[objects.object_json(obj) for obj in crm.store.list_objects()])
 
 
-async def create_object(request: Request, crm: Crm) -> Response:
-    body = json_object(await request.body())
+def create_object(request: Request, crm: Crm, body: Body) -> Response:
+    fields = body.object()
     with crm.store.transaction() as store:
-        return success(201, object=objects.object_json(objects.create_object(store, body)))
+        return success(201, object=objects.object_json(objects.create_object(store, fields)))
 
 
-async def get_object(request: Request, crm: Crm) -> Response:
+def get_object(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction():
         return success(200, object=objects.object_json(crm.object(request.path_params["slug"])))
 
 
-async def update_object(request: Request, crm: Crm) -> Response:
-    raw = await request.body()
+def update_object(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction() as store:
         obj = crm.object(request.path_params["slug"])
-        body = json_object(raw)
-        return success(200, object=objects.object_json(objects.update_object(store, obj, body)))
+        fields = body.object()
+        return success(200, object=objects.object_json(objects.update_object(store, obj, fields)))
 
 
-async def delete_object(request: Request, crm: Crm) -> Response:
+def delete_object(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction() as store:
         obj = crm.object(request.path_params["slug"])
         if obj.is_standard:
@@ -112,23 +114,21 @@ async def delete_object(request: Request, crm: Crm) -> Response:
         return success(200, message="Object deleted.")
 
 
-async def create_attribute(request: Request, crm: Crm) -> Response:
-    raw = await request.body()
+def create_attribute(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction() as store:
         obj = crm.object(request.path_params["slug"])
-        body = json_object(raw)
-        return success(201, attribute=objects.attribute_json(objects.create_attribute(store, obj, body)))
+        fields = body.object()
+        return success(201, attribute=objects.attribute_json(objects.create_attribute(store, obj, fields)))
 
 
-async def update_attribute(request: Request, crm: Crm) -> Response:
-    raw = await request.body()
+def update_attribute(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction() as store:
         obj = crm.object(request.path_params["slug"])
         attr = obj.attribute(request.path_params["key"])
         if attr is None:
             raise ApiError(404, f"No attribute '{request.path_params['key']}' on '{obj.slug}'.")
-        body = json_object(raw)
-        removed = objects.update_attribute(store, obj, attr, body)
+        fields = body.object()
+        removed = objects.update_attribute(store, obj, attr, fields)
         if removed:
             crm.records(obj).clear_options(attr.key, removed)
         return success(200, attribute=objects.attribute_json(attr))
@@ -136,7 +136,7 @@ async def update_attribute(request: Request, crm: Crm) -> Response:
 
 # Records ------------------------------------------------------------------------------------------
 
-async def list_records(request: Request, crm: Crm) -> Response:
+def list_records(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction() as store:
         obj = crm.custom_object(request.path_params["slug"])
         count = query_int(request, "count", 20, 1, 100)
@@ -154,33 +154,31 @@ async def list_records(request: Request, crm: Crm) -> Response:
         return success(200, collection=[record_json(obj, row) for row in rows], pagination=pagination)
 
 
-async def create_record(request: Request, crm: Crm) -> Response:
-    raw = await request.body()
+def create_record(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction():
         obj = crm.custom_object(request.path_params["slug"])
-        body = json_object(raw)
-        return success(201, record=record_json(obj, crm.records(obj).create(body)))
+        fields = body.object()
+        return success(201, record=record_json(obj, crm.records(obj).create(fields)))
 
 
-async def assert_record(request: Request, crm: Crm) -> Response:
-    raw = await request.body()
+def assert_record(request: Request, crm: Crm, body: Body) -> Response:
     matching = request.query_params.get("matchingAttribute")
     found = None
     if crm.rules.lookup_pause:  # a fault: the lookup commits, other requests run, then the write
         with crm.store.transaction():
             writes = crm.records(crm.custom_object(request.path_params["slug"]))
             writes.check_matching_attribute(matching)
-            found = writes.matches(matching, writes.validated(json_object(raw)))
-        await asyncio.sleep(crm.rules.lookup_pause)
+            found = writes.matches(matching, writes.validated(body.object()))
+        time.sleep(crm.rules.lookup_pause)
     with crm.store.transaction():
         obj = crm.custom_object(request.path_params["slug"])
-        body = json_object(raw)
-        record, created = crm.records(obj).assert_(matching, body, found)
+        fields = body.object()
+        record, created = crm.records(obj).assert_(matching, fields, found)
         status = crm.rules.create_status if created else crm.rules.update_status
         return success(status, record=record_json(obj, record))
 
 
-async def get_record(request: Request, crm: Crm) -> Response:
+def get_record(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction():
         obj = crm.custom_object(request.path_params["slug"])
         record_id = request.path_params["id"]
@@ -192,16 +190,15 @@ async def get_record(request: Request, crm: Crm) -> Response:
         return success(200, record=shown)
 
 
-async def patch_record(request: Request, crm: Crm) -> Response:
-    raw = await request.body()
+def patch_record(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction():
         obj = crm.custom_object(request.path_params["slug"])
         record = crm.record(obj, request.path_params["id"])
-        body = json_object(raw)
-        return success(200, record=record_json(obj, crm.records(obj).patch(record, body)))
+        fields = body.object()
+        return success(200, record=record_json(obj, crm.records(obj).patch(record, fields)))
 
 
-async def delete_record(request: Request, crm: Crm) -> Response:
+def delete_record(request: Request, crm: Crm, body: Body) -> Response:
     with crm.store.transaction() as store:
         obj = crm.custom_object(request.path_params["slug"])
         record = store.get_record(obj.slug, request.path_params["id"])
@@ -212,7 +209,7 @@ async def delete_record(request: Request, crm: Crm) -> Response:
         return success(200, message="Record deleted.")
 
 
-async def unknown_route(request: Request, crm: Crm) -> Response:
+def unknown_route(request: Request, crm: Crm, body: Body) -> Response:
     raise ApiError(404, f"No route {request.url.path}.")
 
 
@@ -229,19 +226,27 @@ ROUTES: list[tuple[str, dict[str, Handler]]] = [
 
 
 class _Endpoint:
-    """Checks in the contract's order (429, 401, 403, 405), then the handler; errors as envelopes.
+    """Checks in the contract's order (429, 401, 403, 405), then the body's limits, then the handler.
 
     An ASGI app rather than a function, so that Starlette routes *every* method here (TRACE included)
-    instead of answering an unlisted one with its own plain-text 405 before authentication.
+    instead of answering an unlisted one with its own plain-text 405 before authentication. The handler
+    and every SQLite call run in a worker thread: a slow store or a large body never stalls the event
+    loop, so other clients (and their 401s) keep their usual latency.
     """
 
     def __init__(self, handlers: Mapping[str, Handler], crm: Crm, tokens: Tokens,
-                 limiter: RateLimiter | None) -> None:
+                 limiter: RateLimiter | None, limits: BodyLimits) -> None:
         self.handlers, self.crm, self.tokens, self.limiter = handlers, crm, tokens, limiter
+        self.limits = limits
         self.allow = ", ".join(handlers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.respond(Request(scope, receive))
+        request = Request(scope, receive)
+        try:
+            response = await self.respond(request)
+        except ClientDisconnect:  # the client went away mid-body: nobody is left to answer
+            log.info("%s %s: the client disconnected before its body was sent", request.method, request.url.path)
+            return
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
@@ -253,13 +258,40 @@ class _Endpoint:
             if handler is None:
                 raise ApiError(405, f"{request.method} is not allowed here; allowed: {self.allow}.",
                                headers={"Allow": self.allow}, kind="method")
-            response = await handler(request, self.crm)
+            body = await read_body(request, self.limits) if request.method in _BODY_METHODS else _NO_BODY
         except ApiError as error:
-            status = self.crm.choices.status_of(error)
-            if status != error.status:  # another code for an [R] error: its headers (Allow) were the old code's
-                error.status, error.headers = status, None
-            response = error_response(error)
-        return self.presented(request, response)
+            refused = self.error_response(error)
+            if not self.crm.choices.alternative:
+                return refused
+            return await anyio.to_thread.run_sync(self.shown, request, refused)
+        return await anyio.to_thread.run_sync(self.handled, handler, request, body)
+
+    def handled(self, handler: Handler, request: Request, body: Body) -> Response:
+        try:
+            response = handler(request, self.crm, body)
+        except ApiError as error:
+            response = self.error_response(error)
+        except StoreBusy:
+            return self.busy()
+        return self.shown(request, response)
+
+    def shown(self, request: Request, response: Response) -> Response:
+        try:
+            return self.presented(request, response)
+        except StoreBusy:
+            return self.busy()
+
+    def error_response(self, error: ApiError) -> Response:
+        status = self.crm.choices.status_of(error)
+        if status != error.status:  # another code for an [R] error: its headers (Allow) were the old code's
+            error.status, error.headers = status, None
+        return error_response(error)
+
+    @staticmethod
+    def busy() -> Response:
+        log.warning("the database stayed locked for %.0f s; answered 503", BUSY_WAIT_SECONDS)
+        return error_response(ApiError(503, "The store is busy (its database file is locked); retry later.",
+                                       headers={"Retry-After": "1"}))
 
     def presented(self, request: Request, response: Response) -> Response:
         """The answer as the server's `Choices` show it: unchanged for the reference choices."""
@@ -296,11 +328,13 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(db_path: str = ":memory:", tokens: Mapping[str, Iterable[str]] | None = None,
                fault: str | None = None, rate_limit: float | None = None, *,
-               store: Store | None = None, choices: str | None = None) -> Starlette:
+               store: Store | None = None, choices: str | None = None,
+               body_limits: BodyLimits | None = None) -> Starlette:
     """The reference server. `tokens` maps a bearer token to its scopes (default: one write token).
 
     `choices` (reference_server.choices): "reference" (the default) or "alternative", another honest set
-    of choices where the contract's rules are [R].
+    of choices where the contract's rules are [R]. `body_limits`: the largest body and the longest wait for
+    one (default: 1 MiB within 30 s).
     """
     rules = Rules()
     chosen_choices = get_choices(choices)
@@ -313,8 +347,9 @@ def create_app(db_path: str = ":memory:", tokens: Mapping[str, Iterable[str]] | 
         objects.ensure_standard_objects(opened)
     access = Tokens(tokens, require_token=rules.require_token, enforce_scopes=rules.enforce_scopes)
     limiter = RateLimiter(rate_limit) if rate_limit is not None else None
-    routes = [Route(path, _Endpoint(handlers, crm, access, limiter)) for path, handlers in ROUTES]
-    routes.append(Route("/{path:path}", _Endpoint(_AnyMethod(unknown_route), crm, access, limiter)))
+    limits = body_limits or BodyLimits()
+    routes = [Route(path, _Endpoint(handlers, crm, access, limiter, limits)) for path, handlers in ROUTES]
+    routes.append(Route("/{path:path}", _Endpoint(_AnyMethod(unknown_route), crm, access, limiter, limits)))
     app = Starlette(routes=routes, exception_handlers={Exception: _server_error},
                     middleware=[Middleware(_KeepEncodedSlashes)])
     app.state.crm = crm
