@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from crm_contract.errors import UsageError
+from crm_contract.hosting.guarded_http import server_config
 from crm_contract.kit.target import READ_SCOPES, WRITE_SCOPES, Target
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN, create_app
 
@@ -70,10 +71,8 @@ class EmbeddedServer:
             secure = {"ssl_certfile": tls.certfile, "ssl_keyfile": tls.keyfile}
             if tls.client_ca:
                 secure.update(ssl_ca_certs=tls.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
-        config = uvicorn.Config(
-            wrap(app) if wrap else app, host=host, port=self.port, log_level="warning", access_log=False,
-            lifespan="off", **secure,
-        )
+        config = server_config(wrap(app) if wrap else app, host=host, port=self.port, log_level="warning",
+                               access_log=False, **secure)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="crm-reference-server", daemon=True)
 

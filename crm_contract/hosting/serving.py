@@ -4,6 +4,7 @@ socket, checking its database path, and the lines it greets with."""
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import sys
@@ -53,6 +54,17 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _reach(host: str) -> str:
+    """Who can reach a server bound to `host`, in words."""
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback:
+        return f"{host} only (loopback: this machine; --host 0.0.0.0 opens it to the network)"
+    return f"{host} (reachable from the network: a test mock, not a secure service)"
+
+
 def announce(
     base_url: str,
     token: str,
@@ -61,6 +73,9 @@ def announce(
     rate_limit: float | None,
     fault: str | None,
     choices: str = "reference",
+    *,
+    host: str = "127.0.0.1",
+    max_body: int | None = None,
 ) -> None:
     # Only the public default token is printed; one the user chose stays out of logs.
     shown = token if token == DEFAULT_WRITE_TOKEN else "*** (as given)"
@@ -72,6 +87,9 @@ def announce(
     if read_token:
         lines.append("  read token   *** (as given)  (crm:read)")
     lines.append(f"  database     {db_path or 'in memory (lost on exit)'}")
+    lines.append(f"  listening    {_reach(host)}")
+    if max_body is not None:
+        lines.append(f"  body limit   {max_body:,} bytes (--max-body)")
     if rate_limit:
         lines.append(f"  rate limit   {rate_limit:g} requests/s")
     if fault:
