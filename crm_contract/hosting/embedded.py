@@ -18,6 +18,7 @@ from crm_contract.errors import UsageError
 from crm_contract.hosting.guarded_http import server_config
 from crm_contract.kit.target import READ_SCOPES, WRITE_SCOPES, Target
 from crm_contract.reference_server import DEFAULT_WRITE_TOKEN, create_app
+from crm_contract.reference_server.wire import BodyLimits
 
 __all__ = ["TLS", "EmbeddedServer", "free_port", "started"]
 
@@ -55,16 +56,19 @@ class EmbeddedServer:
         choices: str | None = None,
         tls: TLS | None = None,
         wrap: Callable[[Any], Any] | None = None,
+        body_limits: BodyLimits | None = None,
     ) -> None:
         """`tls`: serve HTTPS with this certificate (and ask clients for one signed by `tls.client_ca`);
-        `wrap`: an ASGI middleware around the app (a gateway that checks a header, say)."""
+        `wrap`: an ASGI middleware around the app (a gateway that checks a header, say); `body_limits`: the
+        largest request body and the longest wait for one (reference_server.wire.BodyLimits)."""
         self.host = host
         self.port = port or free_port(host)
         self.tokens = dict(tokens) if tokens is not None else {DEFAULT_WRITE_TOKEN: ("crm:read", "crm:write")}
         self.token = next(
             (tok for tok, scopes in self.tokens.items() if "crm:write" in scopes), DEFAULT_WRITE_TOKEN
         )
-        app = create_app(db_path=db_path, tokens=self.tokens, fault=fault, rate_limit=rate_limit, choices=choices)
+        app = create_app(db_path=db_path, tokens=self.tokens, fault=fault, rate_limit=rate_limit, choices=choices,
+                         body_limits=body_limits)
         self.scheme = "https" if tls else "http"
         secure: dict[str, Any] = {}
         if tls:
