@@ -290,7 +290,7 @@ class _Endpoint:
     @staticmethod
     def busy() -> Response:
         log.warning("the database stayed locked for %.0f s; answered 503", BUSY_WAIT_SECONDS)
-        return error_response(ApiError(503, "The store is busy (its database file is locked); retry later.",
+        return error_response(ApiError(503, "The store is busy (another process holds its database file); retry later.",
                                        headers={"Retry-After": "1"}))
 
     def presented(self, request: Request, response: Response) -> Response:

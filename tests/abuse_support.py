@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from cli_support import COMMAND, ROOT
+
 from crm_contract.hosting.embedded import free_port
 
 WRITE_TOKEN = "abuse-write-token-3f9c2a7d"

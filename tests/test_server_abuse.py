@@ -30,7 +30,6 @@ from abuse_support import (
     raw_request,
     read_answer,
 )
-
 from crm_contract.reference_server import Store
 
 SLUG = "abuse"
