@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import random
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +33,7 @@ from abuse_support import (
     raw_request,
     read_answer,
 )
+from cli_support import ROOT
 
 from crm_contract.hosting.guarded_http import HEAD_SECONDS
 
@@ -185,6 +188,7 @@ def test_acknowledged_writes_survive_kill_9_five_times(tmp_path: Path) -> None:
             assert len(records) == len(stored), f"life {life}: a value stored in two records"
     finally:
         server.stop()
+    print(f"{len(acknowledged):,} acknowledged writes over 5 kills, all there")
     assert len(acknowledged) > 500, f"only {len(acknowledged)} writes acknowledged: the bursts were too short"
     with sqlite3.connect(db) as check:
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -222,6 +226,7 @@ def test_idle_and_trickling_clients_neither_starve_others_nor_stay_forever(tmp_p
             sent += 1
             latencies += timed_gets(server.base_url, 5)
             time.sleep(0.8)
+        print(f"with 200 idle connections and a trickled body: others answered in at most {max(latencies):.3f} s")
         assert max(latencies) < USUAL, f"others waited up to {max(latencies):.2f} s"
         # The head deadline closed every idle connection, most with a 408 envelope.
         still_open = [sock for sock in idle if closed_within(sock, 1.0) is None]
@@ -293,6 +298,7 @@ def test_large_bodies_do_not_stall_small_requests(tmp_path: Path) -> None:
             stop.set()
             for thread in floods:
                 thread.join(timeout=60)
+        print(f"next to 20 MB bodies: small requests answered in at most {max(latencies):.3f} s")
         assert max(latencies) < USUAL, f"small requests waited up to {max(latencies):.2f} s"
 
 
@@ -316,3 +322,14 @@ def test_a_head_sent_a_byte_a_second_is_closed_at_the_deadline(tmp_path: Path) -
         assert b" 408 " in answer.split(b"\r\n", 1)[0], answer[:200]
         sock.close()
         assert raw_request(server.port, "GET /v2/crm/objects HTTP/1.1\r\nHost: x\r\nConnection: close").status == 401
+
+
+def test_a_100_000_assert_soak_keeps_its_pace_and_its_memory() -> None:
+    """benchmarks/server_soak.py --check: the last 10,000 asserts at most 20 % slower than the first 10,000,
+    the server's memory at most 20 MB above where the first window left it."""
+    soak = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "server_soak.py"), "--count", "100000",
+                           "--window", "10000", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          check=False)
+    print(soak.stdout)
+    assert soak.returncode == 0, f"{soak.stdout}\n{soak.stderr}"
+    assert soak.stdout.count(" MB\n") == 10, soak.stdout
