@@ -34,7 +34,6 @@ __all__ = ["create_app"]
 log = logging.getLogger("reference_server")
 Handler = Callable[[Request, "Crm", Body], Response]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_NO_BODY = Body(b"")
 
 
 class _AnyMethod(dict[str, "Handler"]):
@@ -258,7 +257,7 @@ class _Endpoint:
             if handler is None:
                 raise ApiError(405, f"{request.method} is not allowed here; allowed: {self.allow}.",
                                headers={"Allow": self.allow}, kind="method")
-            body = await read_body(request, self.limits) if request.method in _BODY_METHODS else _NO_BODY
+            body = await read_body(request, self.limits) if request.method in _BODY_METHODS else Body(b"")
         except ApiError as error:
             refused = self.error_response(error)
             if not self.crm.choices.alternative:
@@ -267,6 +266,8 @@ class _Endpoint:
         return await anyio.to_thread.run_sync(self.handled, handler, request, body)
 
     def handled(self, handler: Handler, request: Request, body: Body) -> Response:
+        if body.raw:
+            body.parse()  # here, not under the store's lock inside the handler
         try:
             response = handler(request, self.crm, body)
         except ApiError as error:

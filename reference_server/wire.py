@@ -72,15 +72,33 @@ def _is_json_type(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-@dataclass(frozen=True)
 class Body:
-    """A request body as read, with the Content-Type it was sent with ("" when none was)."""
+    """A request body as read, with the Content-Type it was sent with ("" when none was).
 
-    raw: bytes
-    content_type: str = ""
+    `parse` does the work once (outside the store's lock: the handler's worker thread calls it before
+    the handler runs); `object` hands out the result where the contract's order of checks wants it.
+    """
+
+    def __init__(self, raw: bytes, content_type: str = "") -> None:
+        self.raw, self.content_type = raw, content_type
+        self._parsed: dict[str, Any] | ApiError | None = None
+
+    def parse(self) -> None:
+        if self._parsed is None:
+            try:
+                self._parsed = self._object()
+            except ApiError as error:
+                self._parsed = error
 
     def object(self) -> dict[str, Any]:
         """The body as a JSON object, or the contract's 400 (415 for a declared non-JSON type), never a 500."""
+        self.parse()
+        if isinstance(self._parsed, ApiError):
+            raise self._parsed
+        assert self._parsed is not None
+        return self._parsed
+
+    def _object(self) -> dict[str, Any]:
         if self.content_type and not _is_json_type(self.content_type):
             shown = self.content_type[:100]
             raise ApiError(415, f"The request body must be sent as application/json, not {shown}.")
