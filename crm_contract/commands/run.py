@@ -9,36 +9,25 @@ from typing import Any
 
 import click
 
-from crm_contract.commands.configured import HeaderType, env
-from crm_contract.kit.target import CONTRACT_PROFILES
+from crm_contract.commands.configured import env
+from crm_contract.commands.target_options import (
+    connection_options,
+    profile_option,
+    target_from_options,
+    target_options,
+)
 from crm_contract.runs.runner import HYPOTHESIS_PROFILES
 
 __all__ = ["run"]
 
 
 @click.command()
-@click.option(
-    "--base-url",
-    metavar="URL",
-    envvar=[env("base-url"), "PYTEST_BASE_URL"],
-    show_envvar=True,
-    help="The API to check, ending in /v2 (default: the embedded reference server on a free loopback port).",
-)
-@click.option("--token", envvar="ZEEG_API_TOKEN", show_envvar=True,
-              help="Token with crm:write (prefer the variable: a command line shows in ps).")
-@click.option("--read-token", envvar="ZEEG_API_READ_TOKEN", show_envvar=True,
-              help="Token with crm:read only, for the scope checks (403) (prefer the variable).")
+@target_options
 @click.option("--object", "object_slug", metavar="SLUG", envvar=env("object"), show_envvar=True,
               help="An existing object to assert into; with --matching-attribute.")
 @click.option("--matching-attribute", metavar="KEY", envvar=env("matching-attribute"), show_envvar=True,
               help="The matching attribute of --object; with --object.")
-@click.option(
-    "--profile",
-    type=click.Choice(CONTRACT_PROFILES),
-    envvar=env("profile"), show_envvar=True,
-    help="documented: Zeeg's documented rules only, the default for a --base-url target; strict: the reference "
-    "choices too, the default for the embedded reference server (see docs/contract.md, [D] and [R]).",
-)
+@profile_option
 @click.option(
     "--hypothesis-profile",
     type=click.Choice(HYPOTHESIS_PROFILES),
@@ -58,21 +47,7 @@ __all__ = ["run"]
               show_envvar=True,
               help="When waiting on a throttled target would make the run more than X times slower, run fewer "
               "examples per test, and say so [default: 2; 0: never].")
-@click.option("--request-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS", envvar=env("request-timeout"),
-              show_envvar=True, help="Seconds to wait for an answer [default: 15].")
-@click.option("-H", "--header", "headers", type=HeaderType(), multiple=True, envvar=env("header"), show_envvar=True,
-              help="Send this header with every request (repeat it; one a line in the variable). A value whose "
-              "name says credential (Authorization, *Token*, *Key*, Cookie, ...) is redacted everywhere.")
-@click.option("--secret-header", "secret_headers", metavar="NAME", multiple=True, envvar=env("secret-header"),
-              show_envvar=True, help="Redact this header's value everywhere too (repeat it).")
-@click.option("--proxy", metavar="URL", envvar=env("proxy"), show_envvar=True,
-              help="Send every request through this proxy [default: HTTPS_PROXY, HTTP_PROXY, NO_PROXY].")
-@click.option("--tls-verify", metavar="true|false|CA-FILE", envvar=env("tls-verify"), show_envvar=True,
-              help="Verify the target's certificate (true), not (false), or against this CA bundle [default: true].")
-@click.option("--client-cert", type=click.Path(dir_okay=False), envvar=env("client-cert"), show_envvar=True,
-              help="A client certificate (PEM) for mutual TLS; with --client-key.")
-@click.option("--client-key", type=click.Path(dir_okay=False), envvar=env("client-key"), show_envvar=True,
-              help="The client certificate's private key (PEM).")
+@connection_options
 @click.option("--workers", metavar="N|auto", envvar=env("workers"), show_envvar=True,
               help="Run the tests on N processes (pytest-xdist), one run with one report; auto: 8 for a --base-url "
               "target (its time is round trips), the CPU count for the embedded server [default: 1].")
@@ -149,7 +124,7 @@ def run(
     nothing).
     """
     from crm_contract.errors import UsageError
-    from crm_contract.kit.target import Target, check_object, check_tokens, parse_headers, parse_tls_verify
+    from crm_contract.kit.target import check_object, check_tokens
     from crm_contract.runs.runner import CLOCK_START, RunOptions, run_suite
 
     started = float(os.environ.get(CLOCK_START) or time.time())  # the suite's clock starts with this command
@@ -171,17 +146,10 @@ def run(
     options.check()
     # A target of the user's is judged by what Zeeg documents unless they ask for more; our own server
     # (and its fault catalogue) by every rule, reference choices included.
-    if bool(client_cert) != bool(client_key):
-        raise UsageError("--client-cert and --client-key go together: give both or neither")
-    if base_url:
-        target = Target.from_options(base_url, token, read_token, contract_profile=profile, object_slug=object_slug,
-                                     matching_attribute=matching_attribute, timeout=request_timeout,
-                                     headers=parse_headers(headers), secret_headers=frozenset(secret_headers),
-                                     proxy=proxy, verify=parse_tls_verify(tls_verify),
-                                     cert=(client_cert, client_key) if client_cert and client_key else None)
-    else:
-        target = Target.embedded_reference(token, read_token, contract_profile=profile, timeout=request_timeout,
-                                           object_slug=object_slug, matching_attribute=matching_attribute)
+    target = target_from_options(base_url, token, read_token, profile=profile, request_timeout=request_timeout,
+                                 headers=headers, secret_headers=secret_headers, proxy=proxy, tls_verify=tls_verify,
+                                 client_cert=client_cert, client_key=client_key, object_slug=object_slug,
+                                 matching_attribute=matching_attribute)
     if output == "json":
         return json_summary(target, options)
     result = run_suite(target, options)
