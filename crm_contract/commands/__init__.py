@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import click
 
-from crm_contract.commands import compare, diff, replay, run, serve, sweep, zoo
+from crm_contract.commands import compare, diff, rehearse, replay, run, serve, sweep, zoo
 from crm_contract.commands.configured import ConfiguredGroup, configure
 from crm_contract.errors import INCONCLUSIVE, OK, USAGE, CrmContractError
 
@@ -56,7 +56,7 @@ def clauses(as_json: bool) -> int:
 
 # Every option of every command has its environment variable; the commands with options also read the
 # config file (--config, --target).
-for _command in (run.run, sweep.sweep, replay.replay, compare.compare, serve.serve, zoo.zoo):
+for _command in (run.run, rehearse.rehearse, sweep.sweep, replay.replay, compare.compare, serve.serve, zoo.zoo):
     cli.add_command(configure(_command, from_file=True))
 for _command in (zoo.faults, diff.diff, clauses):
     cli.add_command(configure(_command, from_file=False))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -113,12 +117,64 @@ class EmbeddedServer:
 
 
 @contextmanager
-def started(target: Target) -> Iterator[Target]:
+def served_process(tokens: Mapping[str, Iterable[str]], timeout: float = 30.0) -> Iterator[str]:
+    """`crm-contract serve` as a child process on a free loopback port; its base URL.
+
+    For work whose client side is busy too (a rehearsal with many requests in flight): server and client
+    then run on two cores instead of sharing one interpreter. The tokens go through the environment.
+    """
+    write = next(token for token, scopes in tokens.items() if "crm:write" in scopes)
+    read = next((token for token, scopes in tokens.items() if "crm:write" not in scopes), None)
+    env = {**os.environ, "CRM_CONTRACT_TOKEN": write}
+    if read:
+        env["CRM_CONTRACT_READ_TOKEN"] = read
+    command = [sys.executable, "-m", "crm_contract", "serve", "--port", "0"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        base_url = _announced(process, timeout)
+        yield base_url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _announced(process: subprocess.Popen[str], timeout: float) -> str:
+    """The base URL that `serve` prints first, read within `timeout` seconds."""
+    found: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip().startswith("base URL"):
+                found.append(line.split()[-1])
+                break
+        # the rest of the greeting is not needed; a full pipe must not block the server
+        for _ in process.stdout:
+            pass
+
+    reader = threading.Thread(target=read, name="crm-serve-greeting", daemon=True)
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while not found:
+        if process.poll() is not None:
+            raise UsageError(f"the reference server could not start (exit {process.returncode})")
+        if time.monotonic() > deadline:
+            raise UsageError(f"the reference server did not start within {timeout:.0f} s")
+        time.sleep(0.02)
+    return found[0]
+
+
+@contextmanager
+def started(target: Target, *, own_process: bool = False) -> Iterator[Target]:
     """`target`, with the embedded reference server running for it when it is one not started yet.
 
     An embedded target is made by `Target.embedded_reference` with no base URL; here the server starts
     on a free loopback port with the target's tokens, and the target gets its URL. Any other target is
-    yielded as it is.
+    yielded as it is. `own_process`: the server runs as a child process (`served_process`).
     """
     if not target.embedded or target.base_url:
         yield target
@@ -126,6 +182,10 @@ def started(target: Target) -> Iterator[Target]:
     tokens: dict[str, Iterable[str]] = {target.token: WRITE_SCOPES}
     if target.read_token:
         tokens[target.read_token] = READ_SCOPES
+    if own_process:
+        with served_process(tokens) as base_url:
+            yield replace(target, base_url=base_url)
+        return
     try:
         server = EmbeddedServer(tokens=tokens).start()
     except (RuntimeError, OSError) as error:
