@@ -141,8 +141,11 @@ def list_records(request: Request, crm: Crm, body: Body) -> Response:
         count = query_int(request, "count", 20, 1, 100)
         page = query_int(request, "page", 1, 1)
         total = store.count_records(obj.slug)
+        if crm.rules.list_cap is not None:  # a fault: the list stops at a total
+            total = min(total, crm.rules.list_cap)
         offset = max(0, crm.rules.page_offset(page, count))
-        rows = store.list_records(obj.slug, offset, count, crm.rules.list_newest_first) if offset < total else []
+        rows = store.list_records(obj.slug, offset, min(count, total - offset), crm.rules.list_newest_first) \
+            if offset < total else []
         pages = math.ceil(total / count)
         link = f"/crm/{obj.slug}?page={{}}&count={count}"
         pagination = {
@@ -169,10 +172,19 @@ def assert_record(request: Request, crm: Crm, body: Body) -> Response:
             writes.check_matching_attribute(matching)
             found = writes.matches(matching, writes.validated(body.object()))
         time.sleep(crm.rules.lookup_pause)
-    with crm.store.transaction():
+    seen_last = None
+    if crm.rules.lose_concurrent_creates:  # a fault: read the object's records, then write them all back
+        with crm.store.transaction() as store:
+            seen_last = store.last_seq(crm.custom_object(request.path_params["slug"]).slug)
+        time.sleep(0.005)
+    with crm.store.transaction() as store:
         obj = crm.custom_object(request.path_params["slug"])
         fields = body.object()
         record, created = crm.records(obj).assert_(matching, fields, found)
+        if created and seen_last is not None:  # what others created meanwhile is not in what it writes back
+            for lost in store.records_after(obj.slug, seen_last):
+                if lost.seq != record.seq:
+                    store.delete_record(lost)
         status = crm.rules.create_status if created else crm.rules.update_status
         return success(status, record=record_json(obj, record))
 

@@ -75,6 +75,11 @@ class Records:
                                  re.IGNORECASE | re.DOTALL)
             every = self.store.list_records(self.obj.slug, 0, 1 << 30)
             return [row for row in every if isinstance(row.data.get(key), str) and pattern.fullmatch(row.data[key])]
+        if self.rules.lookup_window is not None:  # a fault: only the first page of records is searched
+            wanted = self.rules.match_key(value)
+            window = self.store.list_records(self.obj.slug, 0, self.rules.lookup_window)
+            return [row for row in window
+                    if row.data.get(key) is not None and self.rules.match_key(row.data[key]) == wanted]
         slug = None if self.rules.match_across_objects else self.obj.slug
         return self.store.find_by_value(slug, key, self.rules.match_key(value),
                                         include_deleted=self.rules.soft_delete)

@@ -68,5 +68,10 @@ class Rules:
     list_newest_first: bool = False
     page_offset: Callable[[int, int], int] = field(default=lambda page, count: (page - 1) * count)
     keep_created_at: bool = True
+    # Scale and concurrency (faults only): how many of the object's oldest records the match lookup
+    # searches (None: all), the most records the list shows, and creates that drop concurrent ones.
+    lookup_window: int | None = None
+    list_cap: int | None = None
+    lose_concurrent_creates: bool = False
     updated_at_shift_hours: float = 0.0
     cache_reads: bool = False

@@ -303,6 +303,15 @@ class Store:
         self._db.execute("DELETE FROM record_values WHERE record_seq = ?", (record.seq,))
         self._db.execute("DELETE FROM records WHERE seq = ?", (record.seq,))
 
+    def last_seq(self, slug: str) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM records WHERE object_slug = ?", (slug,)).fetchone()
+        return int(row[0] or 0)
+
+    def records_after(self, slug: str, seq: int) -> list[RecordRow]:
+        """The records of `slug` created after the one numbered `seq` (for a fault that loses them)."""
+        rows = self._db.execute("SELECT * FROM records WHERE object_slug = ? AND seq > ? ORDER BY seq", (slug, seq))
+        return [_record(row) for row in rows]
+
     def restore_record(self, record: RecordRow) -> None:
         self._db.execute("UPDATE records SET deleted = 0 WHERE seq = ?", (record.seq,))
         record.deleted = False
