@@ -108,6 +108,9 @@ class Sync:
         self.retry_share = retry_share
         self.progress = progress
         self.overlapped: set[int] = set()
+        # Keys whose concurrent pair made two records (A11): later answers and reads of them follow from
+        # that one finding (which record is "first" is then A9's), so they are not judged again.
+        self.tainted: set[int] = set()
 
     # Sending --------------------------------------------------------------------------------------
 
@@ -184,6 +187,8 @@ class Sync:
 
     def _judge(self, number: int, index: int, version: int, how: str, answer: httpx.Response,
                exchange: Exchange | None) -> None:
+        if index in self.tainted:
+            return
         key = self.catalogue.sku(index)
         shown = exchange.render() if exchange is not None else f"PUT -> {answer.status_code}"
         resent = bool(exchange and exchange.faults)  # an answer to a resend after a lost one
@@ -191,6 +196,10 @@ class Sync:
         known = self.known.get(index)
         status = answer.status_code
         if status not in (200, 201) or record is None:
+            if how == "overlap" and number == 1 and status == 400:  # the pair raced into its own unique value
+                self.found("A11", key, f"one of two concurrent asserts of one new value was refused:\n{shown}")
+                self.tainted.add(index)
+                return
             rule = "A1" if known is None or known.record_id is None else "A2"
             self.found(rule, key, f"a valid row was refused or garbled:\n{shown}")
             return
@@ -205,9 +214,12 @@ class Sync:
             self.ids[record_id] = index
         else:
             if record_id != known.record_id:
-                rule = "A11" if how == "overlap" else "A5" if how == "retry" else "A2"
+                rule = "A11" if how == "overlap" and number == 1 else "A5" if how == "retry" else "A2"
                 self.found(rule, key, f"an assert of a known value answered another id than {known.record_id}:\n"
                                       f"{shown}")
+                if rule == "A11":  # two records hold the value now: what follows for it is that rule's doing
+                    self.tainted.add(index)
+                    return
             elif status == 201 and not resent and (how != "overlap" or number > 1):
                 rule = "A5" if how == "retry" else "A2"
                 self.found(rule, key, f"an assert of a known value answered 201, not 200:\n{shown}")
@@ -285,8 +297,8 @@ class Sync:
             rule = "A11" if index in self.overlapped else "A5"
             self.found(rule, str(key), f"a second record holds this value:\n{shown}")
             return
-        if known is None:
-            return  # never acknowledged (every answer lost): whatever is there is allowed
+        if known is None or index in self.tainted:
+            return  # never acknowledged (every answer lost), or twins already judged: nothing more to hold
         if record.get("id") != known.record_id:
             self.found("A2", str(key), f"the record's id is not the acknowledged {known.record_id}:\n{shown}")
         self._check_values(str(key), index, known.version, attributes, shown)
