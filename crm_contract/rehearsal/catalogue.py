@@ -49,6 +49,9 @@ class Catalogue:
     size: int
     seed: int
     unique: bool
+    # Only values whose round trip Zeeg documents (the documented profile): an honest API may refuse or
+    # store others differently where the contract is [R].
+    documented_only: bool = False
     keys: dict[str, str] = field(default_factory=dict)  # label -> attribute key, once the object exists
     option_ids: dict[str, tuple[int, ...]] = field(default_factory=dict)  # label -> the target's option ids
     types: dict[str, str] = field(default_factory=dict)  # label -> type
@@ -66,7 +69,8 @@ class Catalogue:
         self.types = {MATCHING_LABEL: "text", **{_label(kind): kind for kind in TYPES}}
         for index, kind in enumerate(TYPES):
             label = _label(kind)
-            strategy = accepted_values(kind, option_ids=self.option_ids.get(label, ()))
+            strategy = accepted_values(kind, option_ids=self.option_ids.get(label, ()),
+                                       documented_only=self.documented_only)
             self._pools[label] = _pool(strategy, self.seed * 31 + index)
 
     @property

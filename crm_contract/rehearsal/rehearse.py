@@ -83,14 +83,15 @@ def rehearse(target: Target, options: RehearsalOptions, out: Callable[[str], Non
 
 def _rehearse_one(target: Target, options: RehearsalOptions, workspace: Workspace, rehearsal: Rehearsal,
                   out: Callable[[str], None]) -> None:
-    catalogue = Catalogue(rehearsal.slug, options.records, options.seed, rehearsal.unique)
+    strict = target.contract_profile == "strict"
+    catalogue = Catalogue(rehearsal.slug, options.records, options.seed, rehearsal.unique, documented_only=not strict)
     made = workspace.create_object(catalogue.definition())
     options_of = {attribute.key: attribute.option_ids for attribute in made.schema.attributes}
     catalogue.bind(made.keys, {label: options_of.get(key, ()) for label, key in made.keys.items()})
     kind = "isUnique" if rehearsal.unique else "not unique"
     with pooled_clients(target.client) as clients:
         done = _Progress(options.records, options.progress)
-        sync = Sync(catalogue, clients, concurrency=options.concurrency, strict=target.contract_profile == "strict",
+        sync = Sync(catalogue, clients, concurrency=options.concurrency, strict=strict,
                     progress=done.step)
         rehearsal.sync = sync
         for number in range(1, options.runs + 1):
