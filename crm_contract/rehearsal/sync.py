@@ -73,7 +73,7 @@ class RunStats:
     latencies: list[float] = field(default_factory=list)
     by_status: dict[int, list[float]] = field(default_factory=dict)
     asserts: int = 0
-    retries_sent: int = 0
+    retries_sent: int = 0  # rows sent twice: once again after the answer, or twice at once
     elapsed: float = 0.0
     timeline: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, latency)
 
@@ -131,7 +131,7 @@ class Sync:
             retried = {index: "after" for index in retried}
         for known in self.known.values():
             known.floor = known.updated_at
-        stats = RunStats(number)
+        stats = RunStats(number, retries_sent=len(retried))
         started = time.perf_counter()
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="rehearse")
         try:
@@ -168,7 +168,6 @@ class Sync:
             answer, exchange, seconds = self._assert(index, version)
             with self._lock:
                 stats.add(answer.status_code, seconds, time.perf_counter() - started)
-                stats.retries_sent += attempt
                 self._judge(number, index, version, how if attempt == 0 else "retry", answer, exchange)
         if self.progress is not None:
             self.progress(1)
