@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from cli_support import AUTH, COMMAND, ROOT, run, shown
 
 from crm_contract.hosting.embedded import EmbeddedServer
 from crm_contract.hosting.fault_proxy import FaultProxy
+from crm_contract.reports.browser import render_in_chromium
 
 
 def rehearse(base_url: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -40,7 +42,26 @@ def test_a_rehearsal_of_the_embedded_server_holds_and_is_reported(tmp_path: Path
         first, second = rehearsal["runs"]
         assert first["byStatus"]["201"] == 120 and second["byStatus"] == {"200": second["asserts"]}
         assert first["readBack"] == second["readBack"] == 120
+        assert set(first["latencyMsByStatus"]) == set(first["byStatus"])
         assert rehearsal["findings"] == []
+    suites = ElementTree.parse(tmp_path / "rehearsal.junit.xml").getroot().findall("testsuite")
+    assert [len(suite.findall("testcase")) for suite in suites] == [6, 6]
+    assert all(suite.get("failures") == "0" for suite in suites)
+    page = (tmp_path / "rehearsal.html").read_text()
+    assert '<script src="plotly.min.js"></script>' in page and (tmp_path / "plotly.min.js").stat().st_size > 1e6
+
+
+@pytest.mark.slow
+def test_the_rehearsal_page_draws_its_charts_in_chromium(tmp_path: Path) -> None:
+    with EmbeddedServer(fault="list_capped") as server:
+        result = rehearse(server.base_url, "--records", "1050", "--matching", "plain", "--report-dir", str(tmp_path))
+    assert result.returncode == 1, shown(result)
+    text = render_in_chromium(tmp_path / "rehearsal.html", tmp_path / "rehearsal.png", window=(1300, 1600))
+    for phrase in ("Latency over time (not unique)", "seconds into the run", "Latency histogram (not unique)",
+                   "section 5: Record calls"):
+        assert phrase in text, f"{phrase!r} is not on the rendered page"
+    failed = ElementTree.parse(tmp_path / "rehearsal.junit.xml").getroot().find("testsuite")
+    assert failed is not None and failed.get("failures") == "1"
 
 
 def test_a_rehearsal_leaves_nothing_behind_unless_kept() -> None:

@@ -26,7 +26,7 @@ from crm_contract.kit.workspace import Workspace
 from crm_contract.strategies import run_id
 
 from .catalogue import MATCHING_LABEL, Catalogue
-from .sync import RunStats, Sync, percentile, pooled_clients
+from .sync import R_RULES, RULES, RunStats, Sync, percentile, pooled_clients
 
 __all__ = ["RehearsalOptions", "rehearse"]
 
@@ -175,9 +175,19 @@ def _write_report(directory: Path, rehearsals: list[Rehearsal], target: Target, 
                       "latencyMs": {name: round(percentile(stats.latencies, share) * 1000, 2)
                                     for name, share in (("p50", .5), ("p95", .95), ("p99", .99), ("max", 1.0))},
                       "byStatus": {str(status): len(seconds) for status, seconds in sorted(stats.by_status.items())},
+                      "latencyMsByStatus": {str(status): {name: round(percentile(seconds, share) * 1000, 2)
+                                                          for name, share in (("p50", .5), ("p95", .95), ("p99", .99),
+                                                                              ("max", 1.0))}
+                                            for status, seconds in sorted(stats.by_status.items())},
                       "readBack": read}
                      for stats, read in zip(rehearsal.runs, rehearsal.read_back, strict=False)],
             "findings": [{"rule": finding.rule, "title": finding.title, "keys": len(finding.keys),
                           "examples": finding.examples} for finding in findings],
         })
     (directory / "rehearsal.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    from crm_contract.reports.rehearsal_files import write_html, write_junit
+
+    judged = set(RULES) if target.contract_profile == "strict" else set(RULES) - R_RULES
+    write_junit(directory / "rehearsal.junit.xml", report["rehearsals"], RULES, judged)
+    timelines = {(rehearsal.unique, stats.number): stats for rehearsal in rehearsals for stats in rehearsal.runs}
+    write_html(directory, report, timelines)
