@@ -74,6 +74,17 @@ def test_a_rehearsal_leaves_nothing_behind_unless_kept() -> None:
         assert len(rehearsal_slugs(server)) == 1
 
 
+def test_a_rejected_token_or_an_unreachable_url_is_one_line_and_exit_2() -> None:
+    with EmbeddedServer() as server:
+        rejected = run("rehearse", "--base-url", server.base_url, "--token", "not-the-token", "--records", "10")
+        assert rejected.returncode == 2, shown(rejected)
+        assert rehearsal_slugs(server) == []
+    assert rejected.stderr.strip().count("\n") == 0 and "rejected the token" in rejected.stderr, shown(rejected)
+    unreachable = run("rehearse", "--base-url", "http://127.0.0.1:1/v2", "--token", "t", "--records", "10")
+    assert unreachable.returncode == 2, shown(unreachable)
+    assert unreachable.stderr.startswith("crm-contract: error: cannot reach"), shown(unreachable)
+
+
 def test_an_honest_api_with_other_choices_passes_the_documented_profile() -> None:
     with EmbeddedServer(choices="alternative") as server:
         result = rehearse(server.base_url, "--records", "200")

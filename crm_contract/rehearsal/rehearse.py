@@ -22,6 +22,7 @@ from crm_contract.kit.client import ContractClient
 from crm_contract.kit.ledger import Ledger
 from crm_contract.kit.sweep import ledger_directory
 from crm_contract.kit.target import Target
+from crm_contract.kit.violations import ContractViolation
 from crm_contract.kit.workspace import Workspace
 from crm_contract.strategies import run_id
 
@@ -56,7 +57,9 @@ def rehearse(target: Target, options: RehearsalOptions, out: Callable[[str], Non
     """Rehearse, print the summary, write the report; the exit code (0 held, 1 a violation, 3 no verdict)."""
     rehearsals: list[Rehearsal] = []
     inconclusive: str | None = None
+    setup_failure: ContractViolation | None = None
     with started(target, own_process=True) as running:
+        running.preflight()  # an unreachable URL or a rejected token: one line, exit 2, before anything is made
         out(f"rehearsing a bulk sync against {running.public_url}: {options.records:,} records, "
             f"{options.runs} runs, {options.concurrency} in flight")
         base = run_id()
@@ -70,6 +73,9 @@ def rehearse(target: Target, options: RehearsalOptions, out: Callable[[str], Non
                     _rehearse_one(running, options, workspace, rehearsal, out)
             except Inconclusive as error:
                 inconclusive = error.message
+            except ContractViolation as error:  # the set-up calls (sections 2, 3) answered wrongly
+                setup_failure = error
+
             except KeyboardInterrupt:
                 inconclusive = "interrupted"
                 raise
@@ -78,6 +84,10 @@ def rehearse(target: Target, options: RehearsalOptions, out: Callable[[str], Non
                 if left:
                     out(f"left behind (crm-contract sweep removes them): {', '.join(left)}")
                 ledger.close(finished=not options.keep and not left)
+    if setup_failure is not None:
+        out(f"VIOLATED {setup_failure.rule}: the rehearsal's set-up: {setup_failure}")
+        out("crm-contract: exit 1: the object the rehearsal needs could not be made as the contract says")
+        return FAILED
     return _verdict(rehearsals, options, running, inconclusive, out)
 
 
