@@ -43,6 +43,7 @@ def test_a_rehearsal_of_the_embedded_server_holds_and_is_reported(tmp_path: Path
         assert first["byStatus"]["201"] == 120 and second["byStatus"] == {"200": second["asserts"]}
         assert first["readBack"] == second["readBack"] == 120
         assert set(first["latencyMsByStatus"]) == set(first["byStatus"])
+        assert first["throttled"] == 0 and first["secondsWaited"] == 0
         assert rehearsal["findings"] == []
     suites = ElementTree.parse(tmp_path / "rehearsal.junit.xml").getroot().findall("testsuite")
     assert [len(suite.findall("testcase")) for suite in suites] == [6, 6]
@@ -125,6 +126,8 @@ def test_lost_answers_resets_503s_and_429s_are_never_a_violation() -> None:
         assert proxy.counts["lost"] > 0
     assert result.returncode in (0, 3), shown(result)
     assert "VIOLATED" not in result.stdout
+    table = result.stdout[result.stdout.index("matching    run"):]
+    assert len([line for line in table.splitlines() if line.startswith(("isUnique", "not unique"))]) == 4, table
 
 
 @pytest.mark.slow

@@ -99,7 +99,8 @@ def _rehearse_one(target: Target, options: RehearsalOptions, workspace: Workspac
     options_of = {attribute.key: attribute.option_ids for attribute in made.schema.attributes}
     catalogue.bind(made.keys, {label: options_of.get(key, ()) for label, key in made.keys.items()})
     kind = "isUnique" if rehearsal.unique else "not unique"
-    with pooled_clients(target.client) as clients:
+    sync: Sync | None = None
+    with pooled_clients(target.client, on_wait=lambda seconds: sync.on_wait(seconds) if sync else None) as clients:
         done = _Progress(options.records, options.progress)
         sync = Sync(catalogue, clients, concurrency=options.concurrency, strict=strict,
                     progress=done.step)
@@ -144,12 +145,13 @@ def _run_line(kind: str, stats: RunStats, read: int) -> str:
     statuses = ", ".join(f"{status} x{len(seconds):,}" for status, seconds in sorted(stats.by_status.items()))
     return (f"  {kind:<10} run {stats.number}: {stats.asserts:,} asserts in {stats.elapsed:.1f} s "
             f"({stats.rate:,.0f}/s), " + ", ".join(f"{name} {value:.1f} ms" for name, value in ms.items()) + ", "
-            f"max {max(stats.latencies, default=0) * 1000:.1f} ms; {statuses}; {stats.retries_sent} retries; "
-            f"{read:,} records read back")
+            f"max {max(stats.latencies, default=0) * 1000:.1f} ms; {statuses}; {stats.retries_sent} rows sent twice; "
+            f"{stats.throttled} 429s, {stats.waited:.1f} s waited; {read:,} records read back")
 
 
 def _verdict(rehearsals: list[Rehearsal], options: RehearsalOptions, target: Target, inconclusive: str | None,
              out: Callable[[str], None]) -> int:
+    _summary_table(rehearsals, out)
     violations = [(rehearsal, finding) for rehearsal in rehearsals if rehearsal.sync
                   for finding in rehearsal.sync.violations()]
     for rehearsal, finding in violations:
@@ -173,6 +175,25 @@ def _verdict(rehearsals: list[Rehearsal], options: RehearsalOptions, target: Tar
     return OK
 
 
+def _summary_table(rehearsals: list[Rehearsal], out: Callable[[str], None]) -> None:
+    """The runs side by side, with the findings of each object."""
+    rows: list[tuple[str, ...]] = [("matching", "run", "asserts", "a/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                                    "429s", "waited", "twice", "read back", "findings")]
+    for rehearsal in rehearsals:
+        findings = ", ".join(sorted(rehearsal.sync.findings)) if rehearsal.sync and rehearsal.sync.findings else "-"
+        for stats, read in zip(rehearsal.runs, rehearsal.read_back, strict=False):
+            ms = [percentile(stats.latencies, share) * 1000 for share in (.5, .95, .99, 1.0)]
+            rows.append(("isUnique" if rehearsal.unique else "not unique", str(stats.number), f"{stats.asserts:,}",
+                         f"{stats.rate:,.0f}", *(f"{value:.1f}" for value in ms), str(stats.throttled),
+                         f"{stats.waited:.1f} s", f"{stats.retries_sent:,}", f"{read:,}", findings))
+    if len(rows) == 1:
+        return
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        out("  ".join(cell.ljust(width) if column in (0, 12) else cell.rjust(width)
+                      for column, (cell, width) in enumerate(zip(row, widths, strict=True))).rstrip())
+
+
 def _write_report(directory: Path, rehearsals: list[Rehearsal], target: Target, inconclusive: str | None) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"target": target.public_url, "inconclusive": inconclusive, "rehearsals": []}
@@ -182,6 +203,8 @@ def _write_report(directory: Path, rehearsals: list[Rehearsal], target: Target, 
             "matchingUnique": rehearsal.unique,
             "runs": [{"run": stats.number, "asserts": stats.asserts, "seconds": round(stats.elapsed, 3),
                       "assertsPerSecond": round(stats.rate, 1), "retries": stats.retries_sent,
+                      "throttled": stats.throttled, "faultsRetried": stats.faults,
+                      "secondsWaited": round(stats.waited, 2),
                       "latencyMs": {name: round(percentile(stats.latencies, share) * 1000, 2)
                                     for name, share in (("p50", .5), ("p95", .95), ("p99", .99), ("max", 1.0))},
                       "byStatus": {str(status): len(seconds) for status, seconds in sorted(stats.by_status.items())},

@@ -74,6 +74,9 @@ class RunStats:
     by_status: dict[int, list[float]] = field(default_factory=dict)
     asserts: int = 0
     retries_sent: int = 0  # rows sent twice: once again after the answer, or twice at once
+    throttled: int = 0  # 429 answers the client waited out
+    faults: int = 0  # answers or connections the client had to try again (429, 5xx, lost, reset)
+    waited: float = 0.0  # seconds the client waited before sending again
     elapsed: float = 0.0
     timeline: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, latency)
 
@@ -111,6 +114,8 @@ class Sync:
         # Keys whose concurrent pair made two records (A11): later answers and reads of them follow from
         # that one finding (which record is "first" is then A9's), so they are not judged again.
         self.tainted: set[int] = set()
+        self._clients: list[ContractClient] = []
+        self._current: RunStats | None = None
 
     # Sending --------------------------------------------------------------------------------------
 
@@ -118,7 +123,20 @@ class Sync:
         made = getattr(self._local, "client", None)
         if made is None:
             made = self._local.client = self._client_factory()
+            with self._lock:
+                self._clients.append(made)
         return made
+
+    def on_wait(self, seconds: float) -> None:
+        """Called by the clients before each wait (429, 5xx, a lost answer): the run in progress counts it."""
+        with self._lock:
+            if self._current is not None:
+                self._current.waited += seconds
+
+    def _client_totals(self) -> tuple[int, int]:
+        with self._lock:
+            return (sum(client.stats.by_status.get(429, 0) for client in self._clients),
+                    sum(client.stats.retries for client in self._clients))
 
     def run(self, number: int, seed: int) -> RunStats:
         """Run `number` (1: every row created; 2 and later: every row again in another order, some changed)."""
@@ -132,6 +150,8 @@ class Sync:
         for known in self.known.values():
             known.floor = known.updated_at
         stats = RunStats(number, retries_sent=len(retried))
+        self._current = stats
+        throttled, faults = self._client_totals()
         started = time.perf_counter()
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="rehearse")
         try:
@@ -155,6 +175,9 @@ class Sync:
         finally:  # an error, or Ctrl-C: what has not started never will
             pool.shutdown(wait=True, cancel_futures=True)
         stats.elapsed = time.perf_counter() - started
+        now_throttled, now_faults = self._client_totals()
+        stats.throttled, stats.faults = now_throttled - throttled, now_faults - faults
+        self._current = None
         return stats
 
     def _send(self, stats: RunStats, started: float, number: int, index: int, version: int, how: str,
@@ -350,16 +373,22 @@ def _render(client: ContractClient) -> str:
 
 
 @contextmanager
-def pooled_clients(make: Callable[[], httpx.Client]) -> Iterator[Callable[[], ContractClient]]:
-    """A factory of ContractClients, one per thread, all closed at the end."""
+def pooled_clients(make: Callable[[], httpx.Client], on_wait: Callable[[float], None] | None = None
+                   ) -> Iterator[Callable[[], ContractClient]]:
+    """A factory of ContractClients, one per thread, all closed at the end; `on_wait` hears of every wait."""
     made: list[httpx.Client] = []
     lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        if on_wait is not None:
+            on_wait(seconds)
+        time.sleep(seconds)
 
     def factory() -> ContractClient:
         http = make()
         with lock:
             made.append(http)
-        return ContractClient(http)
+        return ContractClient(http, sleep=sleep)
 
     try:
         yield factory
